@@ -1,0 +1,174 @@
+//! From an HTML page to "what is this page, and what can we buy on it".
+//!
+//! The marketplace page is polled every few seconds and, the moment it shows
+//! a listing, the parse result is the only thing between the response and the
+//! buy POST. So parsing has two layers:
+//!
+//! - [`fast`]: a few precompiled regexes over the raw text, anchored on the
+//!   `panel panel-default` listing container. This is the hot path.
+//! - [`fallback`]: a real HTML parse with `scraper`. It runs whenever the page
+//!   carries more buy forms than the fast path extracted, so markup drift
+//!   (attribute order, quotes, whitespace, extra classes, nesting) can slow us
+//!   down by a millisecond but never hide a listing.
+//!
+//! [`classify`] then says what kind of page it was (listings, empty, inactive,
+//! ticket unavailable, checkout, CSRF failure, login, unknown).
+
+pub mod fallback;
+pub mod fast;
+pub mod price;
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+pub use price::Price;
+
+/// One ticket offered on the marketplace, with what it takes to buy it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing {
+    /// The panel title, e.g. `Ticket – Type A`, whitespace collapsed.
+    pub ticket_type: String,
+    /// The price as shown, e.g. `190.00 EUR`.
+    pub price_text: String,
+    /// The price as a number and currency, when the text could be read.
+    pub price: Option<Price>,
+    /// The buy form's `action` as written in the page (absolute, root-relative
+    /// or relative: resolve it against the page URL before posting).
+    pub form_action: String,
+    /// The form's `csrfmiddlewaretoken`.
+    pub csrf_token: String,
+}
+
+/// What a fetched page turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PageKind {
+    /// A marketplace page with at least one buyable listing.
+    Listings(Vec<Listing>),
+    /// The marketplace, with "No tickets available".
+    Empty,
+    /// "Ticket marketplace is not currently active."
+    Inactive,
+    /// Title "Ticket unavailable": someone else bought it first.
+    TicketUnavailable,
+    /// A checkout step ("Step N of", "Your cart").
+    Checkout,
+    /// Django's "CSRF verification failed" page.
+    CsrfFailure,
+    /// A login form: the shop wants an account.
+    Login,
+    /// Something we do not recognise; worth saving for a human to look at.
+    Unknown,
+}
+
+impl PageKind {
+    /// Short lowercase name for logs and file names.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PageKind::Listings(_) => "listings",
+            PageKind::Empty => "empty",
+            PageKind::Inactive => "inactive",
+            PageKind::TicketUnavailable => "ticket_unavailable",
+            PageKind::Checkout => "checkout",
+            PageKind::CsrfFailure => "csrf_failure",
+            PageKind::Login => "login",
+            PageKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// Extract every buyable listing: fast path first, `scraper` when the page
+/// shows buy forms the fast path missed.
+pub fn listings(html: &str) -> Vec<Listing> {
+    let fast = fast::listings(html);
+    let markers = fast::buy_form_markers(html);
+    if markers > fast.len() {
+        let slow = fallback::listings(html);
+        if slow.len() > fast.len() {
+            return slow;
+        }
+    }
+    fast
+}
+
+/// The page's `<title>`, whitespace collapsed. Empty if there is none.
+pub fn title(html: &str) -> String {
+    static TITLE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?is)<title[^>]*>(.*?)</title>").expect("valid regex"));
+    TITLE
+        .captures(html)
+        .and_then(|c| c.get(1))
+        .map(|m| collapse_ws(&decode_entities(m.as_str())))
+        .unwrap_or_default()
+}
+
+/// Say what `html`, fetched from `url`, is.
+pub fn classify(url: &str, html: &str) -> PageKind {
+    let title = title(html);
+    let title_lc = title.to_lowercase();
+    if title_lc.contains("ticket unavailable") {
+        return PageKind::TicketUnavailable;
+    }
+    if is_checkout(url, &title, html) {
+        return PageKind::Checkout;
+    }
+    let found = listings(html);
+    if !found.is_empty() {
+        return PageKind::Listings(found);
+    }
+    if title_lc.contains("not currently active") || html.contains("marketplace is not currently active") {
+        return PageKind::Inactive;
+    }
+    if html.contains("No tickets available") {
+        return PageKind::Empty;
+    }
+    if html.contains("CSRF verification failed") {
+        return PageKind::CsrfFailure;
+    }
+    if html.contains("type=\"password\"") || html.contains("name=\"password\"") {
+        return PageKind::Login;
+    }
+    PageKind::Unknown
+}
+
+/// Checkout markers from the original tool: the URL says `/checkout/`, and the
+/// page is a checkout step or shows the cart.
+pub fn is_checkout(url: &str, title: &str, html: &str) -> bool {
+    static STEP: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"Step \d+ of").expect("valid regex"));
+    url.contains("/checkout/") && (STEP.is_match(title) || html.contains("Your cart"))
+}
+
+/// The cart reservation deadline a checkout page shows (`data-expires`).
+pub fn cart_expiry(html: &str) -> Option<String> {
+    static EXPIRES: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"data-expires="([^"]+)""#).expect("valid regex"));
+    EXPIRES
+        .captures(html)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_string())
+}
+
+/// Collapse runs of whitespace into one space and trim.
+pub(crate) fn collapse_ws(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The handful of entities pretix emits in titles and prices.
+pub(crate) fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    s.replace("&ndash;", "–")
+        .replace("&nbsp;", " ")
+        .replace("&#8211;", "–")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,277 @@
+//! Native-messaging messages between the extension and the host.
+//!
+//! Chrome frames each message as a native-endian `u32` length followed by
+//! that many bytes of UTF-8 JSON. Every message we send is an [`Envelope`]: a
+//! protocol version `v` next to a `type` tag and the message's fields, e.g.
+//! `{"v":1,"type":"stop"}`. Both sides check `v`; a mismatch is shown to the
+//! user (the extension and host were built from different versions) rather
+//! than silently misread.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cookies::Cookie;
+
+/// Bump when a message changes shape.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Chrome refuses host→browser messages over 1 MiB.
+pub const MAX_HOST_MESSAGE: usize = 1024 * 1024;
+/// We accept browser→host messages up to this size (Chrome allows 64 MiB;
+/// ours are tiny, so anything larger is a broken stream).
+pub const MAX_BROWSER_MESSAGE: usize = 64 * 1024;
+
+/// A message plus the protocol version it was written for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub v: u32,
+    #[serde(flatten)]
+    pub msg: T,
+}
+
+impl<T> Envelope<T> {
+    pub fn new(msg: T) -> Self {
+        Envelope {
+            v: PROTOCOL_VERSION,
+            msg,
+        }
+    }
+}
+
+/// Marketplace listing order, sent to the shop as `?sort=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    PriceAsc,
+    PriceDesc,
+    Newest,
+    Oldest,
+}
+
+impl SortOrder {
+    /// The value pretix's marketplace filter form uses.
+    pub fn as_param(self) -> &'static str {
+        match self {
+            SortOrder::PriceAsc => "price_asc",
+            SortOrder::PriceDesc => "price_desc",
+            SortOrder::Newest => "newest",
+            SortOrder::Oldest => "oldest",
+        }
+    }
+}
+
+/// Which listings to poll for and which to buy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Filters {
+    /// Marketplace item id, sent as `?item=`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<SortOrder>,
+    /// Buy only listings at or below this price (in the listing's currency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_price: Option<f64>,
+    /// Buy only listings whose ticket type contains this text (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_type: Option<String>,
+}
+
+/// What the popup asks the host to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartRequest {
+    /// Shop base URL, e.g. `https://tickets.example.com` (may carry a path).
+    pub url: String,
+    /// Event slug, `event` or `organizer/event`.
+    pub event: String,
+    pub interval_secs: f64,
+    #[serde(default)]
+    pub filters: Filters,
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Wait for an inactive marketplace, re-checking the event page this often.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_inactive_marketplace_secs: Option<f64>,
+}
+
+/// Extension → host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToHost {
+    /// Ask the host who it is (answered with [`FromHost::Hello`]).
+    Hello,
+    Start(StartRequest),
+    Stop,
+    /// Send a fake win through the real handoff path.
+    TestHandoff,
+    /// The extension's answer to a [`FromHost::Handoff`].
+    HandoffResult(HandoffResult),
+}
+
+/// Where the race is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RaceState {
+    Idle,
+    Discovering,
+    /// The event page has no marketplace link yet; re-checking it.
+    WaitingForMarketplace,
+    /// The marketplace page says it is not currently active.
+    MarketplaceInactive,
+    Polling,
+    BackingOff,
+    Carting,
+    Won,
+    Stopped,
+    Failed,
+}
+
+/// Live race status, sent at least once per poll.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub state: RaceState,
+    pub polls: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_poll_ms: Option<u64>,
+    pub listings_seen: u64,
+    /// Unix time in milliseconds until which the host is backing off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// A verified cart: everything the browser needs to take over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Handoff {
+    pub checkout_url: String,
+    pub cookies: Vec<Cookie>,
+    pub ticket: String,
+    pub price: String,
+    /// When the cart reservation runs out, as the checkout page says it
+    /// (e.g. `2025-12-25 17:10:12+0100`), if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// The `cookieStore.set` fallback script for these cookies.
+    pub cookie_script: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandoffResult {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+/// Host → extension.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FromHost {
+    Hello { host_version: String },
+    Status(Status),
+    Handoff(Handoff),
+    Log { level: LogLevel, message: String },
+    /// A message the host could not act on (bad JSON, wrong version, …).
+    Error { message: String },
+}
+
+/// Why a received frame could not be used.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum DecodeError {
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    #[error("protocol version mismatch: got v{got}, this side speaks v{PROTOCOL_VERSION}")]
+    VersionMismatch { got: u32 },
+}
+
+/// Decode one frame's JSON, checking the version before the body so that a
+/// message from a newer or older peer is reported as a mismatch, not as junk.
+pub fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, DecodeError> {
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        v: Option<u32>,
+    }
+    let head: VersionOnly =
+        serde_json::from_slice(json).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    match head.v {
+        Some(PROTOCOL_VERSION) => {}
+        Some(got) => return Err(DecodeError::VersionMismatch { got }),
+        None => return Err(DecodeError::Malformed("missing protocol version `v`".into())),
+    }
+    let env: Envelope<T> =
+        serde_json::from_slice(json).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    Ok(env.msg)
+}
+
+/// Encode a message with the current protocol version.
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Borrowed<'a, T> {
+        v: u32,
+        #[serde(flatten)]
+        msg: &'a T,
+    }
+    serde_json::to_vec(&Borrowed {
+        v: PROTOCOL_VERSION,
+        msg,
+    })
+    // Our message types are plain data; serialising them cannot fail.
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_with_version_and_tag() {
+        let msg = ToHost::Start(StartRequest {
+            url: "https://127.0.0.1:8443".into(),
+            event: "demo/festival".into(),
+            interval_secs: 2.5,
+            filters: Filters {
+                sort: Some(SortOrder::PriceAsc),
+                ..Filters::default()
+            },
+            dry_run: false,
+            poll_inactive_marketplace_secs: None,
+        });
+        let bytes = encode(&msg);
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(json["v"], PROTOCOL_VERSION);
+        assert_eq!(json["type"], "start");
+        assert_eq!(json["filters"]["sort"], "price_asc");
+        assert_eq!(decode::<ToHost>(&bytes).unwrap(), msg);
+    }
+
+    #[test]
+    fn unit_variants_encode_as_tag_only() {
+        assert_eq!(encode(&ToHost::Stop), br#"{"v":1,"type":"stop"}"#.to_vec());
+    }
+
+    #[test]
+    fn version_mismatch_is_reported_not_misread() {
+        let err = decode::<ToHost>(br#"{"v":99,"type":"stop"}"#).unwrap_err();
+        assert_eq!(err, DecodeError::VersionMismatch { got: 99 });
+        assert!(err.to_string().contains("v99"));
+    }
+
+    #[test]
+    fn junk_is_malformed() {
+        assert!(matches!(decode::<ToHost>(b"{nope"), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            decode::<ToHost>(br#"{"type":"stop"}"#),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode::<ToHost>(br#"{"v":1,"type":"launch_missiles"}"#),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+}
