@@ -1,1 +1,85 @@
-fn main(){}
+//! `pretix-race`: a thin shell over the library. Parse the command line, set
+//! up logging and the runtime, pick the mode, map the result to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use pretix_race::cli::{Cli, Command, LogFormat};
+use pretix_race::runner::{self, Exit, Notify};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pretix-race: cannot start the async runtime: {e}");
+            return Exit::Failure.into();
+        }
+    };
+    runtime.block_on(run(cli)).into()
+}
+
+async fn run(cli: Cli) -> Exit {
+    let cancel = CancellationToken::new();
+    {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::info!("Ctrl-C: stopping");
+                cancel.cancel();
+            }
+        });
+    }
+    let mut stdout = std::io::stdout();
+    match cli.command {
+        Some(Command::Demo(args)) => {
+            if args.serve {
+                pretix_race::demo::serve(&args.live_responses, cancel, &mut stdout).await
+            } else {
+                pretix_race::demo::run(args.interval, &args.live_responses, cancel, &mut stdout).await
+            }
+        }
+        Some(Command::TestHandoff(args)) => {
+            pretix_race::handoff::test::run(&args, &mut stdout).await
+        }
+        None => {
+            let cfg = match cli.race.to_config() {
+                Ok(cfg) => cfg,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Exit::Usage;
+                }
+            };
+            let notify = Notify {
+                webhook: cli.race.webhook.clone(),
+                imessage: cli.race.imessage.clone(),
+                webhook_policy: None,
+            };
+            runner::run(cfg, notify, cancel, &mut stdout).await
+        }
+    }
+}
+
+fn init_logging(verbose: u8, format: LogFormat) {
+    let default = match verbose {
+        0 => "pretix_race=info,warn",
+        1 => "pretix_race=debug,info",
+        _ => "pretix_race=trace,debug",
+    };
+    let filter = EnvFilter::try_from_env("PRETIX_RACE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

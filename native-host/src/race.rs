@@ -1,0 +1,593 @@
+//! The race: discover the marketplace, poll it, buy what matches.
+//!
+//! ```text
+//! discover ──► poll ──► parse ──► decide ──► cart ──► won ──► (caller hands off)
+//!    ▲          ▲  │                          │
+//!    │          │  └─ 429/409/503/network: back off, never exit
+//!    │          └──── lost: next listing on the same page, then resume
+//!    └─────────────── session lost (403, redirect to event page): once
+//! ```
+//!
+//! The engine owns no terminal and no files: it reports [`RaceEvent`]s and
+//! returns a [`RaceEnd`]. Waiting goes through a [`Waiter`] so tests can run
+//! the schedule in virtual time, and every wait is cancellable.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use pretix_race_shared::Cookie;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use reqwest::header::{LOCATION, RETRY_AFTER};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::backoff::{self, Backoff};
+use crate::artifacts;
+use crate::cart::{self, Attempt, CartOutcome, Transcript};
+use crate::config::Config;
+use crate::decide;
+use crate::discover;
+use crate::events::{Events, RaceEvent, WaitReason};
+use crate::parse::{self, Listing, PageKind};
+use crate::session::Session;
+
+/// Something that can wait. The real one sleeps on tokio's clock; tests pass
+/// one that records the durations and returns at once.
+pub trait Waiter: Send + Sync {
+    fn wait(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+}
+
+/// Waits on tokio's timer.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TokioWaiter;
+
+impl Waiter for TokioWaiter {
+    fn wait(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        Box::pin(tokio::time::sleep(d))
+    }
+}
+
+/// A cart in our session, ready to hand over.
+#[derive(Debug, Clone)]
+pub struct Win {
+    pub listing: Listing,
+    /// The marketplace page it was bought from.
+    pub target: Url,
+    pub checkout_url: Url,
+    /// True once the checkout page showed its markers.
+    pub verified: bool,
+    pub expires_at: Option<String>,
+    pub cookies: Vec<Cookie>,
+    pub transcript: Transcript,
+    pub post_latency: Duration,
+}
+
+/// Counters for the closing summary and the popup.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub polls: u64,
+    pub listings_seen: u64,
+    pub carts_lost: u64,
+    pub elapsed: Duration,
+}
+
+/// How a race ended.
+#[derive(Debug, Clone)]
+pub enum RaceEnd {
+    Won(Box<Win>, Summary),
+    /// Cancelled (Ctrl-C, Stop).
+    Stopped(Summary),
+    /// The event page has no marketplace link and we were not asked to wait.
+    MarketplaceNotFound { event_url: Url },
+    /// The event page itself does not exist (404/410): a wrong --url/--event.
+    EventNotFound { event_url: Url, status: u16 },
+}
+
+/// What one GET gave us.
+enum Fetch {
+    /// A response with a body (any non-redirect status).
+    Page {
+        url: Url,
+        status: u16,
+        body: String,
+        latency: Duration,
+        retry_after: Option<Duration>,
+    },
+    Redirect {
+        location: Option<Url>,
+    },
+    /// No response at all, after one transparent retry.
+    Network(String),
+}
+
+/// What one poll means for the loop.
+enum Next {
+    /// Carry on with the normal interval.
+    Poll,
+    /// Wait this long first (rate limit, server trouble, network).
+    Backoff(WaitReason, Duration),
+    /// The shop forgot our session: discover again.
+    SessionLost(String),
+}
+
+/// One race against one shop.
+pub struct Race {
+    cfg: Config,
+    session: Session,
+    events: Events,
+    waiter: Arc<dyn Waiter>,
+    cancel: CancellationToken,
+    rng: StdRng,
+    backoff: Backoff,
+    summary: Summary,
+    /// Listings seen so far (by form action), for the counter.
+    seen: HashSet<String>,
+    /// Listings that are settled for us: lost, or reported in dry-run.
+    done: HashSet<String>,
+}
+
+/// `Err` means "stop now, this is how the race ends".
+type Step<T> = Result<T, RaceEnd>;
+
+impl Race {
+    pub fn new(cfg: Config, session: Session) -> Race {
+        Race {
+            cfg,
+            session,
+            events: Events::none(),
+            waiter: Arc::new(TokioWaiter),
+            cancel: CancellationToken::new(),
+            rng: StdRng::from_os_rng(),
+            backoff: Backoff::new(),
+            summary: Summary::default(),
+            seen: HashSet::new(),
+            done: HashSet::new(),
+        }
+    }
+
+    /// Report progress here.
+    pub fn events(mut self, events: Events) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Wait with this instead of tokio's timer.
+    pub fn waiter(mut self, waiter: Arc<dyn Waiter>) -> Self {
+        self.waiter = waiter;
+        self
+    }
+
+    /// Stop when this is cancelled (never in the middle of a buy POST).
+    pub fn cancel_token(mut self, cancel: CancellationToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// Make the jitter reproducible.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.rng = StdRng::seed_from_u64(seed);
+        self
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Run until won, stopped, or the marketplace cannot be found.
+    pub async fn run(mut self) -> RaceEnd {
+        let started = Instant::now();
+        let result = self.run_inner().await;
+        self.summary.elapsed = started.elapsed();
+        match result {
+            Ok(win) => RaceEnd::Won(Box::new(win), self.summary.clone()),
+            Err(RaceEnd::Stopped(_)) => RaceEnd::Stopped(self.summary.clone()),
+            Err(end) => end,
+        }
+    }
+
+    async fn run_inner(&mut self) -> Step<Win> {
+        let mut marketplace = self.discover().await?;
+        // The first visit follows the link as clicked, with the event page as
+        // Referer; later polls reload the (filtered) marketplace.
+        let mut url = marketplace.clone();
+        let mut referer = self.cfg.event_url();
+        let mut just_discovered = true;
+        loop {
+            match self.poll(&url, &referer, &marketplace).await? {
+                Ok(win) => return Ok(win),
+                Err(Next::Poll) => just_discovered = false,
+                Err(Next::Backoff(reason, d)) => {
+                    self.pause(d, reason).await?;
+                    continue;
+                }
+                Err(Next::SessionLost(reason)) => {
+                    self.events.send(RaceEvent::SessionLost { reason });
+                    if just_discovered {
+                        // Lost again straight after rediscovering: don't spin.
+                        let d = self.backoff.next_delay();
+                        self.pause(d, WaitReason::ServerError).await?;
+                    }
+                    self.session.jar().clear();
+                    marketplace = self.discover().await?;
+                    url = marketplace.clone();
+                    referer = self.cfg.event_url();
+                    just_discovered = true;
+                    continue;
+                }
+            }
+            url = discover::poll_url(&marketplace, &self.cfg.filters);
+            referer = marketplace.clone();
+            let d = backoff::jittered(self.cfg.interval, &mut self.rng);
+            self.pause(d, WaitReason::Interval).await?;
+        }
+    }
+
+    /// Event page → marketplace link. Waits (with `--poll-inactive-marketplace`)
+    /// or ends the race when there is no link.
+    async fn discover(&mut self) -> Step<Url> {
+        let event_url = self.cfg.event_url();
+        self.events.send(RaceEvent::Discovering {
+            event_url: event_url.clone(),
+        });
+        loop {
+            let mut url = event_url.clone();
+            let mut hops = 0;
+            let fetched = loop {
+                match self.fetch(&url, None).await? {
+                    Fetch::Redirect { location: Some(next) } if hops < 5 && next.origin() == url.origin() => {
+                        hops += 1;
+                        url = next;
+                    }
+                    other => break other,
+                }
+            };
+            match fetched {
+                Fetch::Page { url, status: 200, body, .. } => {
+                    if let Some(link) = discover::marketplace_link(&body, &url) {
+                        self.backoff.reset();
+                        self.events.send(RaceEvent::MarketplaceFound { url: link.clone() });
+                        return Ok(link);
+                    }
+                    let Some(every) = self.cfg.poll_inactive_marketplace else {
+                        return Err(RaceEnd::MarketplaceNotFound { event_url });
+                    };
+                    let d = backoff::jittered(every, &mut self.rng);
+                    self.pause(d, WaitReason::MarketplaceMissing).await?;
+                }
+                Fetch::Page { status: status @ (404 | 410), .. } => {
+                    return Err(RaceEnd::EventNotFound { event_url, status });
+                }
+                Fetch::Page { status, retry_after, .. } => {
+                    let (reason, d) = self.push_back(status, retry_after);
+                    self.events.send(RaceEvent::Problem {
+                        message: format!("event page answered HTTP {status}"),
+                    });
+                    self.pause(d, reason).await?;
+                }
+                Fetch::Redirect { location } => {
+                    self.events.send(RaceEvent::Problem {
+                        message: format!(
+                            "event page redirects away ({}); retrying",
+                            location.map(|l| l.to_string()).unwrap_or_default()
+                        ),
+                    });
+                    let d = self.backoff.next_delay();
+                    self.pause(d, WaitReason::ServerError).await?;
+                }
+                Fetch::Network(e) => {
+                    self.events.send(RaceEvent::Problem {
+                        message: format!("event page: {e}"),
+                    });
+                    let d = self.backoff.next_delay();
+                    self.pause(d, WaitReason::Network).await?;
+                }
+            }
+        }
+    }
+
+    /// One marketplace GET and whatever it leads to. `Ok(Ok(win))` is the end.
+    async fn poll(&mut self, url: &Url, referer: &Url, marketplace: &Url) -> Step<Result<Win, Next>> {
+        let fetched = self.fetch(url, Some(referer)).await?;
+        self.summary.polls += 1;
+        let poll = self.summary.polls;
+        let (page_url, status, body, latency, retry_after) = match fetched {
+            Fetch::Network(e) => {
+                self.events.send(RaceEvent::Problem {
+                    message: format!("marketplace: {e}"),
+                });
+                return Ok(Err(Next::Backoff(WaitReason::Network, self.backoff.next_delay())));
+            }
+            Fetch::Redirect { location } => {
+                return Ok(Err(Next::SessionLost(format!(
+                    "marketplace redirected to {}",
+                    location.map(|l| l.to_string()).unwrap_or_else(|| "nowhere".into())
+                ))));
+            }
+            Fetch::Page {
+                url,
+                status,
+                body,
+                latency,
+                retry_after,
+            } => (url, status, body, latency, retry_after),
+        };
+        if status != 200 {
+            self.events.send(RaceEvent::Polled {
+                poll,
+                status,
+                latency,
+                page: "error",
+                listings: 0,
+            });
+            if status == 403 || status == 404 {
+                return Ok(Err(Next::SessionLost(format!("marketplace answered HTTP {status}"))));
+            }
+            let (reason, d) = self.push_back(status, retry_after);
+            return Ok(Err(Next::Backoff(reason, d)));
+        }
+        self.backoff.reset();
+        let kind = parse::classify(page_url.as_str(), &body);
+        let next = match &kind {
+            PageKind::Listings(listings) => {
+                // Hot path: straight to the buy POST.
+                let result = self.buy(&page_url, marketplace, listings).await?;
+                for l in listings {
+                    if self.seen.insert(l.form_action.clone()) {
+                        self.summary.listings_seen += 1;
+                    }
+                }
+                if result.is_ok() {
+                    return Ok(result);
+                }
+                result
+            }
+            PageKind::Empty => Err(Next::Poll),
+            PageKind::Inactive => {
+                self.events.send(RaceEvent::MarketplaceInactive);
+                Err(Next::Poll)
+            }
+            PageKind::CsrfFailure | PageKind::Login => Err(Next::SessionLost(format!(
+                "marketplace showed a {} page",
+                kind.name()
+            ))),
+            PageKind::Unknown | PageKind::Checkout | PageKind::TicketUnavailable => {
+                let saved = artifacts::save_page(&self.cfg.live_responses, kind.name(), &page_url, status, &body)
+                    .ok()
+                    .map(|p| p.display().to_string());
+                self.events.send(RaceEvent::UnknownPage {
+                    url: page_url.clone(),
+                    status,
+                    saved,
+                });
+                Err(Next::Poll)
+            }
+        };
+        self.events.send(RaceEvent::Polled {
+            poll,
+            status,
+            latency,
+            page: kind.name(),
+            listings: match &kind {
+                PageKind::Listings(l) => l.len(),
+                _ => 0,
+            },
+        });
+        Ok(next)
+    }
+
+    /// Try the wanted listings of one page in order until one is ours.
+    async fn buy(&mut self, page: &Url, marketplace: &Url, listings: &[Listing]) -> Step<Result<Win, Next>> {
+        for listing in listings {
+            if self.done.contains(&listing.form_action) || !decide::wanted(listing, &self.cfg.filters) {
+                continue;
+            }
+            if self.cfg.dry_run {
+                self.done.insert(listing.form_action.clone());
+                self.events.send(RaceEvent::Detected {
+                    listing: listing.clone(),
+                    target: page.clone(),
+                });
+                continue;
+            }
+            let mut attempt = cart::add(&self.session, page, listing).await;
+            let mut bought = listing.clone();
+            if attempt.outcome == CartOutcome::CsrfRejected {
+                self.report(listing, &attempt);
+                // A rotated token: reload the page for a fresh one and try
+                // this listing once more, if it is still there.
+                match self.refetch_listing(page, marketplace, listing).await? {
+                    Some(fresh) => {
+                        attempt = cart::add(&self.session, page, &fresh).await;
+                        bought = fresh;
+                    }
+                    None => {
+                        self.done.insert(listing.form_action.clone());
+                        self.summary.carts_lost += 1;
+                        continue;
+                    }
+                }
+            }
+            self.report(&bought, &attempt);
+            match attempt.outcome.clone() {
+                CartOutcome::Won {
+                    checkout_url,
+                    verified,
+                    expires_at,
+                } => return Ok(Ok(self.win(bought, page, checkout_url, verified, expires_at, attempt))),
+                CartOutcome::Lost(_) => {
+                    self.done.insert(listing.form_action.clone());
+                    self.summary.carts_lost += 1;
+                }
+                CartOutcome::CsrfRejected => {
+                    return Ok(Err(Next::SessionLost("buy POST refused twice (CSRF)".into())))
+                }
+                CartOutcome::RateLimited { retry_after } => {
+                    let (reason, d) = match retry_after {
+                        Some(d) => (WaitReason::RetryAfter, d),
+                        None => (WaitReason::RateLimited, self.backoff.next_delay()),
+                    };
+                    return Ok(Err(Next::Backoff(reason, d)));
+                }
+                CartOutcome::ServerError { .. } => {
+                    return Ok(Err(Next::Backoff(WaitReason::ServerError, self.backoff.next_delay())))
+                }
+                CartOutcome::SessionLost { location } => {
+                    return Ok(Err(Next::SessionLost(format!(
+                        "buy POST redirected to {}",
+                        location.unwrap_or_default()
+                    ))))
+                }
+                CartOutcome::Uncertain { detail } => {
+                    // Maybe the POST went through and only the answer was
+                    // lost: look in the cart before moving on.
+                    let start = self
+                        .cfg
+                        .event_url()
+                        .join("checkout/start")
+                        .unwrap_or_else(|_| self.cfg.event_url());
+                    let (outcome, _, _) = cart::verify_checkout(&self.session, start, page).await;
+                    if let CartOutcome::Won {
+                        checkout_url,
+                        verified: true,
+                        expires_at,
+                    } = outcome
+                    {
+                        return Ok(Ok(self.win(bought, page, checkout_url, true, expires_at, attempt)));
+                    }
+                    self.events.send(RaceEvent::Problem {
+                        message: format!("{detail}; the cart is empty, moving on"),
+                    });
+                    self.done.insert(listing.form_action.clone());
+                }
+            }
+        }
+        Ok(Err(Next::Poll))
+    }
+
+    /// Reload `page` and find `listing` on it again (with a fresh token).
+    async fn refetch_listing(&mut self, page: &Url, marketplace: &Url, listing: &Listing) -> Step<Option<Listing>> {
+        match self.fetch(page, Some(marketplace)).await? {
+            Fetch::Page { url, status: 200, body, .. } => Ok(match parse::classify(url.as_str(), &body) {
+                PageKind::Listings(ls) => ls.into_iter().find(|l| l.form_action == listing.form_action),
+                _ => None,
+            }),
+            _ => Ok(None),
+        }
+    }
+
+    fn win(
+        &self,
+        listing: Listing,
+        page: &Url,
+        checkout_url: Url,
+        verified: bool,
+        expires_at: Option<String>,
+        attempt: Attempt,
+    ) -> Win {
+        Win {
+            listing,
+            target: page.clone(),
+            checkout_url,
+            verified,
+            expires_at,
+            cookies: self.session.jar().snapshot(),
+            transcript: attempt.transcript,
+            post_latency: attempt.post_latency,
+        }
+    }
+
+    fn report(&self, listing: &Listing, attempt: &Attempt) {
+        self.events.send(RaceEvent::CartAttempt {
+            listing: listing.clone(),
+            outcome: attempt.outcome.clone(),
+            latency: attempt.post_latency,
+        });
+    }
+
+    /// The wait a pushing-back status asks for.
+    fn push_back(&mut self, status: u16, retry_after: Option<Duration>) -> (WaitReason, Duration) {
+        match (status, retry_after) {
+            (409, Some(d)) => (WaitReason::RetryAfter, d),
+            (429, _) => (WaitReason::RateLimited, self.backoff.next_delay()),
+            _ => (WaitReason::ServerError, self.backoff.next_delay()),
+        }
+    }
+
+    /// GET `url` as a page visit. Retries once, at once, if the connection
+    /// broke (a GOAWAY or a dropped keep-alive connection is not news).
+    async fn fetch(&mut self, url: &Url, referer: Option<&Url>) -> Step<Fetch> {
+        let mut last_err = String::new();
+        for _ in 0..2 {
+            let started = Instant::now();
+            let sent = tokio::select! {
+                r = self.session.navigate(url, referer).send() => r,
+                _ = self.cancel.cancelled() => return Err(RaceEnd::Stopped(Summary::default())),
+            };
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    last_err = error_chain(&e);
+                    if e.is_timeout() {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let status = resp.status();
+            if status.is_redirection() {
+                let location = resp
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| url.join(l).ok());
+                return Ok(Fetch::Redirect { location });
+            }
+            let retry_after = resp
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| backoff::parse_retry_after(v, SystemTime::now()));
+            let final_url = resp.url().clone();
+            let body = match resp.text().await {
+                Ok(b) => b,
+                Err(e) => {
+                    last_err = error_chain(&e);
+                    continue;
+                }
+            };
+            return Ok(Fetch::Page {
+                url: final_url,
+                status: status.as_u16(),
+                body,
+                latency: started.elapsed(),
+                retry_after,
+            });
+        }
+        Ok(Fetch::Network(last_err))
+    }
+
+    /// Wait `d`, unless the race is cancelled first.
+    async fn pause(&mut self, d: Duration, reason: WaitReason) -> Step<()> {
+        self.events.send(RaceEvent::Waiting { reason, duration: d });
+        tokio::select! {
+            _ = self.waiter.wait(d) => Ok(()),
+            _ = self.cancel.cancelled() => Err(RaceEnd::Stopped(Summary::default())),
+        }
+    }
+}
+
+/// An error with its causes, e.g. "error sending request: connection refused".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}

@@ -1,0 +1,153 @@
+//! One HTTP session with the shop, as a browser would hold it.
+//!
+//! A single `reqwest::Client` per race: rustls, HTTP/2 when the server offers
+//! it over ALPN (HTTP/1.1 otherwise), our attribute-keeping cookie [`Jar`],
+//! and a pool that keeps the connection warm between polls: idle connections
+//! live 60 s (longer than any sane poll interval) and HTTP/2 PINGs keep NATs
+//! and the server from dropping it. A warm connection is what makes the buy
+//! POST leave in one round trip instead of three.
+//!
+//! Redirects are never followed automatically: where a buy POST redirects to
+//! *is* the outcome (`/checkout/` = won, `/secondhand/` = lost).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Client, Method, RequestBuilder};
+use url::Url;
+
+use crate::config::Config;
+use crate::cookies::Jar;
+
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
+pub const KEEP_ALIVE: Duration = Duration::from_secs(60);
+pub const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
+
+/// A browser of our time, so the shop sees an ordinary visitor.
+pub const USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("extra CA certificate is not valid PEM: {0}")]
+    BadCertificate(String),
+    #[error("could not build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// The client, its cookie jar and the site's origin.
+#[derive(Clone)]
+pub struct Session {
+    client: Client,
+    jar: Arc<Jar>,
+    origin: String,
+}
+
+impl Session {
+    /// Build the client for `cfg`'s shop, trusting the system roots, the
+    /// file named by `SSL_CERT_FILE` (if set) and `cfg.extra_roots_pem`.
+    pub fn new(cfg: &Config) -> Result<Session, SessionError> {
+        let jar = Arc::new(Jar::new());
+        let mut builder = Client::builder()
+            .use_rustls_tls()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(TOTAL_TIMEOUT)
+            .pool_idle_timeout(KEEP_ALIVE)
+            .tcp_keepalive(KEEP_ALIVE)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(H2_PING_INTERVAL)
+            .http2_keep_alive_timeout(Duration::from_secs(10))
+            .http2_keep_alive_while_idle(true)
+            .user_agent(USER_AGENT)
+            .default_headers(browser_headers());
+        let mut pems = cfg.extra_roots_pem.clone();
+        if let Some(path) = std::env::var_os("SSL_CERT_FILE") {
+            if let Ok(pem) = std::fs::read(&path) {
+                pems.push(pem);
+            }
+        }
+        for pem in pems {
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| SessionError::BadCertificate(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(SessionError::BadCertificate("no certificate found".into()));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        Ok(Session {
+            client: builder.build()?,
+            jar,
+            origin: cfg.origin(),
+        })
+    }
+
+    pub fn jar(&self) -> &Jar {
+        &self.jar
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// `scheme://host[:port]` of the shop.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// A top-level page visit (what a click on a link sends).
+    pub fn navigate(&self, url: &Url, referer: Option<&Url>) -> RequestBuilder {
+        let mut req = self
+            .client
+            .request(Method::GET, url.clone())
+            .header("sec-fetch-dest", "document")
+            .header("sec-fetch-mode", "navigate")
+            .header("sec-fetch-user", "?1")
+            .header("upgrade-insecure-requests", "1");
+        match referer {
+            Some(r) => {
+                req = req
+                    .header(header::REFERER, r.as_str())
+                    .header("sec-fetch-site", "same-origin")
+            }
+            None => req = req.header("sec-fetch-site", "none"),
+        }
+        req
+    }
+
+    /// A form submission from `page` (what pressing "Buy" sends).
+    pub fn submit(&self, action: &Url, page: &Url, form: &[(&str, &str)]) -> RequestBuilder {
+        self.client
+            .request(Method::POST, action.clone())
+            .header(header::ORIGIN, self.origin.as_str())
+            .header(header::REFERER, page.as_str())
+            .header("sec-fetch-dest", "document")
+            .header("sec-fetch-mode", "navigate")
+            .header("sec-fetch-site", "same-origin")
+            .header("sec-fetch-user", "?1")
+            .form(form)
+    }
+}
+
+fn browser_headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    let mut put = |k: &'static str, v: &'static str| {
+        h.insert(k, HeaderValue::from_static(v));
+    };
+    put(
+        "accept",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+    );
+    put("accept-language", "en-US,en;q=0.9,de;q=0.8");
+    put(
+        "sec-ch-ua",
+        "\"Chromium\";v=\"142\", \"Google Chrome\";v=\"142\", \"Not_A Brand\";v=\"99\"",
+    );
+    put("sec-ch-ua-mobile", "?0");
+    put("sec-ch-ua-platform", "\"Linux\"");
+    h
+}
