@@ -1,1 +1,2 @@
-//! (placeholder)
+//! Integration tests for pretix-race live in this package's test targets
+//! (`engine.rs`, `headless.rs`); this library is empty on purpose.
