@@ -38,7 +38,9 @@ fn cart_outcomes(events: &[RaceEvent]) -> Vec<(String, CartOutcome)> {
     events
         .iter()
         .filter_map(|e| match e {
-            RaceEvent::CartAttempt { listing, outcome, .. } => Some((listing.ticket_type.clone(), outcome.clone())),
+            RaceEvent::CartAttempt {
+                listing, outcome, ..
+            } => Some((listing.ticket_type.clone(), outcome.clone())),
             _ => None,
         })
         .collect()
@@ -56,7 +58,13 @@ async fn discovers_polls_carts_and_verifies_checkout() {
     assert!(win.verified);
     assert_eq!(win.listing.ticket_type, "Ticket – Type A");
     assert_eq!(win.listing.price_text, "190.00 EUR");
-    assert!(win.checkout_url.path().ends_with("/org/fest/checkout/questions/"), "{}", win.checkout_url);
+    assert!(
+        win.checkout_url
+            .path()
+            .ends_with("/org/fest/checkout/questions/"),
+        "{}",
+        win.checkout_url
+    );
     assert!(win.expires_at.is_some());
 
     let reqs = shop.sim.requests();
@@ -66,39 +74,70 @@ async fn discovers_polls_carts_and_verifies_checkout() {
     assert_eq!(reqs[0].header("referer"), None);
     // 2. the marketplace link, with the event page as Referer
     assert_eq!(reqs[1].path, "/org/fest/secondhand/");
-    assert_eq!(reqs[1].header("referer"), Some(shop.sim.event_url().as_str()));
+    assert_eq!(
+        reqs[1].header("referer"),
+        Some(shop.sim.event_url().as_str())
+    );
     // everything over HTTP/2
-    assert!(reqs.iter().all(|r| r.version == "HTTP/2.0"), "{:?}", reqs.iter().map(|r| &r.version).collect::<Vec<_>>());
+    assert!(
+        reqs.iter().all(|r| r.version == "HTTP/2.0"),
+        "{:?}",
+        reqs.iter().map(|r| &r.version).collect::<Vec<_>>()
+    );
     // browser-like headers
     assert!(reqs[1].header("user-agent").unwrap().contains("Chrome/"));
     assert!(reqs[1].header("sec-ch-ua").is_some());
     assert!(reqs[1].header("accept-language").is_some());
 
     // 3. the buy POST: token from the page, cookies, Origin and Referer
-    let post = reqs.iter().find(|r| r.method == "POST").expect("a buy POST");
+    let post = reqs
+        .iter()
+        .find(|r| r.method == "POST")
+        .expect("a buy POST");
     assert_eq!(post.path, "/org/fest/secondhand/buy/aaaaaaaaaaaaaaa1/");
     assert_eq!(post.status, 302);
     assert_eq!(post.header("origin"), Some(shop.sim.base_url().as_str()));
-    assert_eq!(post.header("referer"), Some(shop.sim.marketplace_url().as_str()));
+    assert_eq!(
+        post.header("referer"),
+        Some(shop.sim.marketplace_url().as_str())
+    );
     let token = &post.form.as_ref().unwrap()["csrfmiddlewaretoken"];
     assert_eq!(token.len(), 64);
     assert_eq!(token, &win.transcript.csrf_token);
-    for name in ["__QXSESSION", "__Host-pretix_csrftoken", "__Host-pretix_session"] {
-        assert!(post.cookies.contains_key(name), "{name} missing from {:?}", post.cookies);
+    for name in [
+        "__QXSESSION",
+        "__Host-pretix_csrftoken",
+        "__Host-pretix_session",
+    ] {
+        assert!(
+            post.cookies.contains_key(name),
+            "{name} missing from {:?}",
+            post.cookies
+        );
     }
     let cookie_header = post.header("cookie").unwrap();
     assert!(cookie_header.contains("__Host-pretix_session="));
 
     // 4. checkout fetched with the same session, and the sale is ours
-    let checkout = reqs.iter().find(|r| r.path.ends_with("/checkout/questions/")).expect("checkout GET");
+    let checkout = reqs
+        .iter()
+        .find(|r| r.path.ends_with("/checkout/questions/"))
+        .expect("checkout GET");
     assert_eq!(checkout.status, 200);
-    assert_eq!(checkout.cookies["__Host-pretix_session"], post.cookies["__Host-pretix_session"]);
+    assert_eq!(
+        checkout.cookies["__Host-pretix_session"],
+        post.cookies["__Host-pretix_session"]
+    );
     let sold = shop.sim.sold();
     assert_eq!(sold.len(), 1);
     assert_eq!(sold[0].session, post.cookies["__Host-pretix_session"]);
 
     // the handed-over cookies are exactly the session's, attributes intact
-    let session = win.cookies.iter().find(|c| c.name == "__Host-pretix_session").unwrap();
+    let session = win
+        .cookies
+        .iter()
+        .find(|c| c.name == "__Host-pretix_session")
+        .unwrap();
     assert_eq!(session.value, post.cookies["__Host-pretix_session"]);
     assert!(session.partitioned && session.secure && session.http_only && session.host_only);
     assert_eq!(session.same_site, Some(SameSite::None));
@@ -107,7 +146,11 @@ async fn discovers_polls_carts_and_verifies_checkout() {
 
 #[tokio::test]
 async fn every_link_style_is_resolved() {
-    for style in [LinkStyle::Absolute, LinkStyle::RootRelative, LinkStyle::Relative] {
+    for style in [
+        LinkStyle::Absolute,
+        LinkStyle::RootRelative,
+        LinkStyle::Relative,
+    ] {
         let shop = shop(Scenario {
             link_style: style,
             listings: vec![listing("bbbbbbbbbbbbbbb1", "Ticket", "50.00")],
@@ -127,8 +170,16 @@ async fn missing_marketplace_link_ends_the_race_with_not_found() {
     })
     .await;
     let run = race(&shop.cfg).await;
-    assert!(matches!(run.end, RaceEnd::MarketplaceNotFound { .. }), "{:?}", run.end);
-    assert!(shop.sim.requests().iter().all(|r| !r.path.contains("secondhand")));
+    assert!(
+        matches!(run.end, RaceEnd::MarketplaceNotFound { .. }),
+        "{:?}",
+        run.end
+    );
+    assert!(shop
+        .sim
+        .requests()
+        .iter()
+        .all(|r| !r.path.contains("secondhand")));
 }
 
 #[tokio::test]
@@ -142,12 +193,24 @@ async fn waits_for_a_marketplace_link_that_appears_later() {
     shop.cfg.poll_inactive_marketplace = Some(Duration::from_secs(60));
     let run = race(&shop.cfg).await;
     assert!(run.won().verified);
-    let missing: Vec<_> = run.waits().into_iter().filter(|(r, _)| *r == WaitReason::MarketplaceMissing).collect();
+    let missing: Vec<_> = run
+        .waits()
+        .into_iter()
+        .filter(|(r, _)| *r == WaitReason::MarketplaceMissing)
+        .collect();
     assert_eq!(missing.len(), 3);
     for (_, d) in missing {
-        assert!(d >= Duration::from_secs(48) && d <= Duration::from_secs(72), "{d:?}");
+        assert!(
+            d >= Duration::from_secs(48) && d <= Duration::from_secs(72),
+            "{d:?}"
+        );
     }
-    let event_gets = shop.sim.requests().iter().filter(|r| r.path == "/org/fest/").count();
+    let event_gets = shop
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/org/fest/")
+        .count();
     assert_eq!(event_gets, 4);
 }
 
@@ -161,9 +224,16 @@ async fn inactive_marketplace_is_watched_not_an_error() {
     .await;
     let run = race(&shop.cfg).await;
     assert!(run.won().verified);
-    let inactive = run.events.iter().filter(|e| matches!(e, RaceEvent::MarketplaceInactive)).count();
+    let inactive = run
+        .events
+        .iter()
+        .filter(|e| matches!(e, RaceEvent::MarketplaceInactive))
+        .count();
     assert_eq!(inactive, 2);
-    assert!(!run.events.iter().any(|e| matches!(e, RaceEvent::Problem { .. })));
+    assert!(!run
+        .events
+        .iter()
+        .any(|e| matches!(e, RaceEvent::Problem { .. })));
 }
 
 #[tokio::test]
@@ -179,12 +249,26 @@ async fn lost_race_tries_the_next_listing_on_the_same_page() {
     let run = race(&shop.cfg).await;
     let outcomes = cart_outcomes(&run.events);
     assert_eq!(outcomes.len(), 2);
-    assert_eq!(outcomes[0], ("Ticket – Type B".into(), CartOutcome::Lost(LostReason::TicketUnavailable)));
-    assert!(matches!(outcomes[1].1, CartOutcome::Won { verified: true, .. }));
+    assert_eq!(
+        outcomes[0],
+        (
+            "Ticket – Type B".into(),
+            CartOutcome::Lost(LostReason::TicketUnavailable)
+        )
+    );
+    assert!(matches!(
+        outcomes[1].1,
+        CartOutcome::Won { verified: true, .. }
+    ));
     assert_eq!(run.won().listing.ticket_type, "Ticket – Type A");
     // straight from one POST to the next: no poll, no wait in between
     assert!(run.waits().is_empty(), "{:?}", run.waits());
-    let polls = shop.sim.requests().iter().filter(|r| r.path.ends_with("/secondhand/")).count();
+    let polls = shop
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/secondhand/"))
+        .count();
     assert_eq!(polls, 1);
 }
 
@@ -202,19 +286,28 @@ async fn lost_race_resumes_polling_until_the_next_listing() {
         .await;
         let run = race(&shop.cfg).await;
         let outcomes = cart_outcomes(&run.events);
-        assert!(matches!(outcomes[0].1, CartOutcome::Lost(_)), "{style:?}: {outcomes:?}");
+        assert!(
+            matches!(outcomes[0].1, CartOutcome::Lost(_)),
+            "{style:?}: {outcomes:?}"
+        );
         assert_eq!(outcomes.len(), 2, "the lost listing is never POSTed twice");
         assert_eq!(run.won().listing.ticket_type, "Ticket – Type A");
         assert!(run.waits().iter().all(|(r, _)| *r == WaitReason::Interval));
         assert_eq!(run.waits().len(), 3);
-        let posts = shop.sim.requests().iter().filter(|r| r.method == "POST").count();
+        let posts = shop
+            .sim
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count();
         assert_eq!(posts, 2);
     }
 }
 
 #[tokio::test]
 async fn rate_limits_back_off_30_60_120_240_300_and_reset() {
-    let mut script: Vec<(u64, Scripted)> = (2..=7).map(|n| (n, Scripted::TooManyRequests)).collect();
+    let mut script: Vec<(u64, Scripted)> =
+        (2..=7).map(|n| (n, Scripted::TooManyRequests)).collect();
     script.push((9, Scripted::TooManyRequests));
     let shop = shop(Scenario {
         marketplace_script: script,
@@ -239,7 +332,12 @@ async fn conflict_waits_as_retry_after_says() {
     let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(90));
     let shop = shop(Scenario {
         marketplace_script: vec![
-            (2, Scripted::Conflict { retry_after: "7".into() }),
+            (
+                2,
+                Scripted::Conflict {
+                    retry_after: "7".into(),
+                },
+            ),
             (3, Scripted::Conflict { retry_after: date }),
         ],
         listings: vec![later("hhhhhhhhhhhhhhh1", "Ticket", "10.00", 4)],
@@ -256,7 +354,11 @@ async fn conflict_waits_as_retry_after_says() {
         .collect();
     assert_eq!(told.len(), 2);
     assert_eq!(told[0], Duration::from_secs(7));
-    assert!(told[1] > Duration::from_secs(80) && told[1] <= Duration::from_secs(90), "{:?}", told[1]);
+    assert!(
+        told[1] > Duration::from_secs(80) && told[1] <= Duration::from_secs(90),
+        "{:?}",
+        told[1]
+    );
 }
 
 #[tokio::test]
@@ -289,7 +391,11 @@ async fn session_reset_rediscovers_once_and_wins_with_the_new_session() {
     let run = race(&shop.cfg).await;
     let win = run.won();
     assert!(win.verified);
-    let lost = run.events.iter().filter(|e| matches!(e, RaceEvent::SessionLost { .. })).count();
+    let lost = run
+        .events
+        .iter()
+        .filter(|e| matches!(e, RaceEvent::SessionLost { .. }))
+        .count();
     assert_eq!(lost, 1);
     let reqs = shop.sim.requests();
     let event_gets: Vec<_> = reqs.iter().filter(|r| r.path == "/org/fest/").collect();
@@ -297,7 +403,11 @@ async fn session_reset_rediscovers_once_and_wins_with_the_new_session() {
     let first_session = &reqs[1].cookies["__Host-pretix_session"];
     let post = reqs.iter().find(|r| r.method == "POST").unwrap();
     assert_ne!(&post.cookies["__Host-pretix_session"], first_session);
-    let handed = win.cookies.iter().find(|c| c.name == "__Host-pretix_session").unwrap();
+    let handed = win
+        .cookies
+        .iter()
+        .find(|c| c.name == "__Host-pretix_session")
+        .unwrap();
     assert_eq!(handed.value, post.cookies["__Host-pretix_session"]);
 }
 
@@ -313,11 +423,24 @@ async fn csrf_rejection_refreshes_the_token_and_retries_once() {
     assert!(run.won().verified);
     let outcomes = cart_outcomes(&run.events);
     assert_eq!(outcomes[0].1, CartOutcome::CsrfRejected);
-    assert!(!outcomes.iter().any(|(_, o)| matches!(o, CartOutcome::Lost(_))), "a 403 is not a lost race");
-    let posts: Vec<_> = shop.sim.requests().into_iter().filter(|r| r.method == "POST").collect();
+    assert!(
+        !outcomes
+            .iter()
+            .any(|(_, o)| matches!(o, CartOutcome::Lost(_))),
+        "a 403 is not a lost race"
+    );
+    let posts: Vec<_> = shop
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
     assert_eq!(posts.len(), 2);
     assert_eq!(posts[0].status, 403);
-    assert_ne!(posts[0].form.as_ref().unwrap()["csrfmiddlewaretoken"], posts[1].form.as_ref().unwrap()["csrfmiddlewaretoken"]);
+    assert_ne!(
+        posts[0].form.as_ref().unwrap()["csrfmiddlewaretoken"],
+        posts[1].form.as_ref().unwrap()["csrfmiddlewaretoken"]
+    );
 }
 
 #[tokio::test]
@@ -338,7 +461,12 @@ async fn filters_reach_the_shop_and_pick_the_listing() {
     // The shop filters by item and sorts; max price and ticket type are ours.
     let run = race(&shop.cfg).await;
     assert_eq!(run.won().listing.price_text, "120.00 EUR");
-    let posts: Vec<_> = shop.sim.requests().into_iter().filter(|r| r.method == "POST").collect();
+    let posts: Vec<_> = shop
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
     assert_eq!(posts.len(), 1, "non-matching listings are never POSTed");
 }
 
@@ -353,12 +481,23 @@ async fn item_and_sort_are_sent_on_every_poll() {
     shop.cfg.filters.sort = Some(SortOrder::PriceAsc);
     let run = race(&shop.cfg).await;
     assert!(run.won().verified);
-    let polls: Vec<_> = shop.sim.requests().into_iter().filter(|r| r.path.ends_with("/secondhand/")).collect();
+    let polls: Vec<_> = shop
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/secondhand/"))
+        .collect();
     assert_eq!(polls.len(), 4);
-    assert_eq!(polls[0].query, None, "the first visit is the link as clicked");
+    assert_eq!(
+        polls[0].query, None,
+        "the first visit is the link as clicked"
+    );
     for p in &polls[1..] {
         assert_eq!(p.query.as_deref(), Some("item=965&sort=price_asc"));
-        assert_eq!(p.header("referer"), Some(shop.sim.marketplace_url().as_str()));
+        assert_eq!(
+            p.header("referer"),
+            Some(shop.sim.marketplace_url().as_str())
+        );
     }
 }
 
@@ -373,9 +512,11 @@ async fn dry_run_detects_and_never_posts() {
     })
     .await;
     shop.cfg.dry_run = true;
-    let run = race_with(&shop.cfg, CancellationToken::new(), |e| {
-        matches!(e, RaceEvent::Detected { listing, .. } if listing.ticket_type.ends_with('B'))
-    })
+    let run = race_with(
+        &shop.cfg,
+        CancellationToken::new(),
+        |e| matches!(e, RaceEvent::Detected { listing, .. } if listing.ticket_type.ends_with('B')),
+    )
     .await;
     assert!(matches!(run.end, RaceEnd::Stopped(_)), "{:?}", run.end);
     let detected: Vec<_> = run
@@ -386,7 +527,11 @@ async fn dry_run_detects_and_never_posts() {
             _ => None,
         })
         .collect();
-    assert_eq!(detected, ["Ticket – Type A", "Ticket – Type B"], "each listing reported once");
+    assert_eq!(
+        detected,
+        ["Ticket – Type A", "Ticket – Type B"],
+        "each listing reported once"
+    );
     assert!(shop.sim.requests().iter().all(|r| r.method != "POST"));
     assert!(shop.sim.sold().is_empty());
 }
@@ -403,7 +548,10 @@ async fn poll_waits_are_jittered_within_twenty_percent() {
     let waits: Vec<Duration> = run.waits().into_iter().map(|(_, d)| d).collect();
     assert_eq!(waits.len(), 40);
     for d in &waits {
-        assert!(*d >= Duration::from_millis(1600) && *d <= Duration::from_millis(2400), "{d:?}");
+        assert!(
+            *d >= Duration::from_millis(1600) && *d <= Duration::from_millis(2400),
+            "{d:?}"
+        );
     }
     let distinct: std::collections::HashSet<_> = waits.iter().collect();
     assert!(distinct.len() > 30, "waits are jittered, not constant");
@@ -412,7 +560,10 @@ async fn poll_waits_are_jittered_within_twenty_percent() {
 #[tokio::test]
 async fn cancelling_stops_cleanly_with_a_summary() {
     let shop = shop(Scenario::new("org", "fest")).await;
-    let run = race_with(&shop.cfg, CancellationToken::new(), |e| matches!(e, RaceEvent::Polled { poll: 5, .. })).await;
+    let run = race_with(&shop.cfg, CancellationToken::new(), |e| {
+        matches!(e, RaceEvent::Polled { poll: 5, .. })
+    })
+    .await;
     match run.end {
         RaceEnd::Stopped(summary) => assert_eq!(summary.polls, 5),
         other => panic!("{other:?}"),

@@ -56,14 +56,25 @@ fn stamp() -> String {
 }
 
 /// Save a page we did not expect, for a human to look at.
-pub fn save_page(dir: &Path, kind: &str, url: &Url, status: u16, body: &str) -> io::Result<PathBuf> {
+pub fn save_page(
+    dir: &Path,
+    kind: &str,
+    url: &Url,
+    status: u16,
+    body: &str,
+) -> io::Result<PathBuf> {
     let name = format!("{kind}_{}_{}.html", stamp(), std::process::id());
     let contents = format!("<!-- {url} HTTP {status} -->\n{body}");
     write_private(dir, &name, &contents)
 }
 
 /// `cookies_YYYYMMDD_HHMMSS.txt`: the session, the checkout URL, the script.
-pub fn save_cookies(dir: &Path, cookies: &[Cookie], checkout_url: &Url, script: &str) -> io::Result<PathBuf> {
+pub fn save_cookies(
+    dir: &Path,
+    cookies: &[Cookie],
+    checkout_url: &Url,
+    script: &str,
+) -> io::Result<PathBuf> {
     let mut s = String::new();
     let _ = writeln!(s, "# pretix-race session, {}", Local::now().to_rfc3339());
     let _ = writeln!(s, "# checkout: {checkout_url}");
@@ -77,7 +88,11 @@ pub fn save_cookies(dir: &Path, cookies: &[Cookie], checkout_url: &Url, script: 
 /// `cart_add_YYYYMMDD_HHMMSS.txt`: request and response of the buy POST, in
 /// the original tool's layout.
 pub fn save_transcript(dir: &Path, t: &Transcript) -> io::Result<PathBuf> {
-    write_private(dir, &format!("cart_add_{}.txt", stamp()), &format_transcript(t))
+    write_private(
+        dir,
+        &format!("cart_add_{}.txt", stamp()),
+        &format_transcript(t),
+    )
 }
 
 pub fn format_transcript(t: &Transcript) -> String {
@@ -89,7 +104,11 @@ pub fn format_transcript(t: &Transcript) -> String {
     for (k, v) in &t.cookies_sent {
         let _ = writeln!(s, "    {k}={v}");
     }
-    let _ = writeln!(s, "\n  Form data:\n    csrfmiddlewaretoken={}\n", t.csrf_token);
+    let _ = writeln!(
+        s,
+        "\n  Form data:\n    csrfmiddlewaretoken={}\n",
+        t.csrf_token
+    );
     let _ = writeln!(s, "RESPONSE:");
     match t.status {
         Some(st) => {
@@ -112,7 +131,13 @@ pub fn format_transcript(t: &Transcript) -> String {
     for (k, v) in &t.headers {
         let _ = writeln!(s, "    {k}: {v}");
     }
-    let _ = writeln!(s, "\n  Response body (first 5000 chars):\n{}\n{}\n{}", "-".repeat(40), t.body_head, "-".repeat(40));
+    let _ = writeln!(
+        s,
+        "\n  Response body (first 5000 chars):\n{}\n{}\n{}",
+        "-".repeat(40),
+        t.body_head,
+        "-".repeat(40)
+    );
     s
 }
 
@@ -129,12 +154,21 @@ mod tests {
         fs::create_dir(&dir).unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
         let p = write_private(&dir, "x.txt", "secret").unwrap();
-        assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         // an existing looser file is tightened
         fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
         write_private(&dir, "x.txt", "again").unwrap();
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(fs::read_to_string(&p).unwrap(), "again");
     }
 }

@@ -55,7 +55,11 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         return Some(Duration::from_secs(secs.min(3600)));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO).min(Duration::from_secs(3600)))
+    Some(
+        at.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(Duration::from_secs(3600)),
+    )
 }
 
 #[cfg(test)]
@@ -80,7 +84,10 @@ mod tests {
         let mut hi = Duration::ZERO;
         for _ in 0..10_000 {
             let d = jittered(base, &mut rng);
-            assert!(d >= Duration::from_secs(12) && d <= Duration::from_secs(18), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(12) && d <= Duration::from_secs(18),
+                "{d:?}"
+            );
             lo = lo.min(d);
             hi = hi.max(d);
         }
@@ -94,7 +101,10 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_766_660_000);
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
         let later = httpdate::fmt_http_date(now + Duration::from_secs(42));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(42)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(42))
+        );
         let past = httpdate::fmt_http_date(now - Duration::from_secs(42));
         assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);

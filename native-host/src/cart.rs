@@ -109,7 +109,10 @@ pub async fn add(session: &Session, page: &Url, listing: &Listing) -> Attempt {
 
     let mut transcript = Transcript {
         url: action.to_string(),
-        cookies_sent: cookies_sent.into_iter().map(|c| (c.name, c.value)).collect(),
+        cookies_sent: cookies_sent
+            .into_iter()
+            .map(|c| (c.name, c.value))
+            .collect(),
         csrf_token: listing.csrf_token.clone(),
         ..Transcript::default()
     };
@@ -285,7 +288,12 @@ pub async fn verify_checkout(
             );
         }
         return (
-            unverified(start, Some(format!("checkout answered HTTP {status} without checkout markers"))),
+            unverified(
+                start,
+                Some(format!(
+                    "checkout answered HTTP {status} without checkout markers"
+                )),
+            ),
             Some(url.to_string()),
             body,
         );
@@ -307,7 +315,12 @@ fn unverified(url: Url, _why: Option<String>) -> CartOutcome {
 
 fn header_list(h: &HeaderMap) -> Vec<(String, String)> {
     h.iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect()
 }
 

@@ -216,19 +216,28 @@ impl RaceArgs {
 }
 
 fn parse_interval(s: &str) -> Result<f64, String> {
-    let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
     config::interval(v).map_err(|e| e.to_string())?;
     Ok(v)
 }
 
 fn parse_positive_secs(s: &str) -> Result<f64, String> {
-    let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
     config::seconds("poll-inactive-marketplace", v).map_err(|e| e.to_string())?;
     Ok(v)
 }
 
 fn parse_price(s: &str) -> Result<f64, String> {
-    let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not an amount (example: 150 or 149.50)"))?;
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not an amount (example: 150 or 149.50)"))?;
     config::check_max_price(v).map_err(|e| e.to_string())
 }
 
@@ -256,9 +265,26 @@ mod tests {
     #[test]
     fn full_race_command_line() {
         let cli = parse(&[
-            "--url", "https://h.example/org", "--event", "ev", "--interval", "2.5", "--item", "965",
-            "--sort", "price_asc", "--max-price", "150", "--ticket-type", "Type B", "--dry-run",
-            "--headless", "--webhook", "http://127.0.0.1:9/hook", "--poll-inactive-marketplace", "30",
+            "--url",
+            "https://h.example/org",
+            "--event",
+            "ev",
+            "--interval",
+            "2.5",
+            "--item",
+            "965",
+            "--sort",
+            "price_asc",
+            "--max-price",
+            "150",
+            "--ticket-type",
+            "Type B",
+            "--dry-run",
+            "--headless",
+            "--webhook",
+            "http://127.0.0.1:9/hook",
+            "--poll-inactive-marketplace",
+            "30",
         ])
         .unwrap();
         assert!(cli.command.is_none());
@@ -274,11 +300,26 @@ mod tests {
     #[test]
     fn usage_errors_exit_2_with_clear_messages() {
         let cases: &[(&[&str], &str)] = &[
-            (&["--url", "https://h", "--event", "e", "--interval", "0.5"], "at least 1 second"),
-            (&["--url", "https://h", "--event", "e", "--interval", "fast"], "not a number"),
-            (&["--url", "https://h", "--event", "e", "--sort", "cheapest"], "price_asc"),
-            (&["--url", "https://h", "--event", "e", "--max-price", "-3"], "non-negative"),
-            (&["--url", "https://h", "--event", "e", "--webhook", "nope"], "http(s) URL"),
+            (
+                &["--url", "https://h", "--event", "e", "--interval", "0.5"],
+                "at least 1 second",
+            ),
+            (
+                &["--url", "https://h", "--event", "e", "--interval", "fast"],
+                "not a number",
+            ),
+            (
+                &["--url", "https://h", "--event", "e", "--sort", "cheapest"],
+                "price_asc",
+            ),
+            (
+                &["--url", "https://h", "--event", "e", "--max-price=-3"],
+                "non-negative",
+            ),
+            (
+                &["--url", "https://h", "--event", "e", "--webhook", "nope"],
+                "http(s) URL",
+            ),
             (&["--event", "e"], "--url"),
             (&["--bogus"], "--bogus"),
         ];
@@ -291,7 +332,10 @@ mod tests {
 
     #[test]
     fn subcommands_need_no_race_flags() {
-        assert!(matches!(parse(&["demo"]).unwrap().command, Some(Command::Demo(_))));
+        assert!(matches!(
+            parse(&["demo"]).unwrap().command,
+            Some(Command::Demo(_))
+        ));
         assert!(matches!(
             parse(&["test-handoff", "--simulate"]).unwrap().command,
             Some(Command::TestHandoff(_))

@@ -139,7 +139,9 @@ fn parse_event(event: &str) -> Result<String, ConfigError> {
             !seg.is_empty()
                 && seg != "."
                 && seg != ".."
-                && seg.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         });
     if !ok {
         return Err(ConfigError::BadEvent(event.to_string()));
@@ -157,7 +159,10 @@ mod tests {
         let b = Config::new("https://host.example", "organizer/event").unwrap();
         let c = Config::new("https://host.example/organizer/", "/event/").unwrap();
         for cfg in [a, b, c] {
-            assert_eq!(cfg.event_url().as_str(), "https://host.example/organizer/event/");
+            assert_eq!(
+                cfg.event_url().as_str(),
+                "https://host.example/organizer/event/"
+            );
             assert_eq!(cfg.origin(), "https://host.example");
         }
         let port = Config::new("https://127.0.0.1:8443/x", "y").unwrap();
@@ -166,10 +171,19 @@ mod tests {
 
     #[test]
     fn rejects_bad_values() {
-        assert!(matches!(Config::new("tickets.example.com", "e"), Err(ConfigError::BadUrl(_))));
-        assert!(matches!(Config::new("ftp://h", "e"), Err(ConfigError::BadUrl(_))));
+        assert!(matches!(
+            Config::new("tickets.example.com", "e"),
+            Err(ConfigError::BadUrl(_))
+        ));
+        assert!(matches!(
+            Config::new("ftp://h", "e"),
+            Err(ConfigError::BadUrl(_))
+        ));
         for bad in ["", "/", "a/../b", "a b", "e?x=1", "a//b"] {
-            assert!(matches!(Config::new("https://h", bad), Err(ConfigError::BadEvent(_))), "{bad}");
+            assert!(
+                matches!(Config::new("https://h", bad), Err(ConfigError::BadEvent(_))),
+                "{bad}"
+            );
         }
         assert_eq!(interval(0.5), Err(ConfigError::IntervalTooShort(0.5)));
         assert!(interval(f64::NAN).is_err());

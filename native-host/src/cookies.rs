@@ -28,7 +28,11 @@ impl Jar {
     /// Every live cookie, in the order the server first set them.
     pub fn snapshot(&self) -> Vec<Cookie> {
         let now = unix_now();
-        self.read().iter().filter(|c| !expired(c, now)).cloned().collect()
+        self.read()
+            .iter()
+            .filter(|c| !expired(c, now))
+            .cloned()
+            .collect()
     }
 
     /// The live cookies that would be sent to `url`.
@@ -43,7 +47,10 @@ impl Jar {
 
     /// The value of the cookie called `name`, if any.
     pub fn get(&self, name: &str) -> Option<String> {
-        self.snapshot().into_iter().find(|c| c.name == name).map(|c| c.value)
+        self.snapshot()
+            .into_iter()
+            .find(|c| c.name == name)
+            .map(|c| c.value)
     }
 
     /// Forget everything (a fresh visitor).
@@ -97,11 +104,14 @@ impl Jar {
         };
         // `__Host-` rules: must be Secure, Path=/, no Domain. Browsers drop
         // violators; so do we, so the handoff never carries one it can't set.
-        if record.is_host_prefixed() && (!record.secure || !record.host_only || record.path != "/") {
+        if record.is_host_prefixed() && (!record.secure || !record.host_only || record.path != "/")
+        {
             return;
         }
         let mut all = self.write();
-        let same = |c: &Cookie| c.name == record.name && c.domain == record.domain && c.path == record.path;
+        let same = |c: &Cookie| {
+            c.name == record.name && c.domain == record.domain && c.path == record.path
+        };
         if expired(&record, now) {
             all.retain(|c| !same(c));
         } else if let Some(slot) = all.iter_mut().find(|c| same(c)) {
@@ -165,7 +175,8 @@ fn matches(c: &Cookie, url: &Url) -> bool {
     };
     let path = url.path();
     let path_ok = path == c.path
-        || (path.starts_with(&c.path) && (c.path.ends_with('/') || path[c.path.len()..].starts_with('/')));
+        || (path.starts_with(&c.path)
+            && (c.path.ends_with('/') || path[c.path.len()..].starts_with('/')));
     let secure_ok = !c.secure || url.scheme() == "https" || is_loopback(&host);
     host_ok && path_ok && secure_ok
 }
@@ -222,13 +233,18 @@ mod tests {
         let u = url("https://tickets.example.com/event/");
         jar.store(CSRF, &u);
         jar.store("__QXSESSION=abc; Path=/; Secure; HttpOnly", &u);
-        let h = jar.cookies(&url("https://tickets.example.com/other/path")).unwrap();
+        let h = jar
+            .cookies(&url("https://tickets.example.com/other/path"))
+            .unwrap();
         assert_eq!(
             h.to_str().unwrap(),
             "__Host-pretix_csrftoken=HjEasQXfHv1gwsdtCYsdxpKEPWzcWI7Z; __QXSESSION=abc"
         );
         assert!(jar.cookies(&url("https://evil.example.com/")).is_none());
-        assert!(jar.cookies(&url("http://tickets.example.com/")).is_none(), "Secure stays on https");
+        assert!(
+            jar.cookies(&url("http://tickets.example.com/")).is_none(),
+            "Secure stays on https"
+        );
     }
 
     #[test]
@@ -259,7 +275,11 @@ mod tests {
     fn path_matching() {
         let jar = Jar::new();
         jar.store("p=1; Path=/event", &url("https://h.example/"));
-        assert_eq!(jar.for_url(&url("https://h.example/event/secondhand/")).len(), 1);
+        assert_eq!(
+            jar.for_url(&url("https://h.example/event/secondhand/"))
+                .len(),
+            1
+        );
         assert_eq!(jar.for_url(&url("https://h.example/eventx")).len(), 0);
         jar.store("q=1", &url("https://h.example/a/b/c"));
         assert_eq!(jar.snapshot()[1].path, "/a/b");

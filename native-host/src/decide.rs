@@ -38,7 +38,10 @@ mod tests {
         Listing {
             ticket_type: t.into(),
             price_text: String::new(),
-            price: price.map(|amount| Price { amount, currency: "EUR".into() }),
+            price: price.map(|amount| Price {
+                amount,
+                currency: "EUR".into(),
+            }),
             form_action: String::new(),
             csrf_token: String::new(),
         }
@@ -48,11 +51,20 @@ mod tests {
     fn filters() {
         let none = Filters::default();
         assert!(wanted(&listing("Ticket – Type A", None), &none));
-        let max = Filters { max_price: Some(200.0), ..Filters::default() };
+        let max = Filters {
+            max_price: Some(200.0),
+            ..Filters::default()
+        };
         assert!(wanted(&listing("x", Some(200.0)), &max));
         assert!(!wanted(&listing("x", Some(200.01)), &max));
-        assert!(!wanted(&listing("x", None), &max), "unknown price is not under the maximum");
-        let ty = Filters { ticket_type: Some("type b".into()), ..Filters::default() };
+        assert!(
+            !wanted(&listing("x", None), &max),
+            "unknown price is not under the maximum"
+        );
+        let ty = Filters {
+            ticket_type: Some("type b".into()),
+            ..Filters::default()
+        };
         assert!(wanted(&listing("Ticket – Type B", Some(1.0)), &ty));
         assert!(!wanted(&listing("Ticket – Type A", Some(1.0)), &ty));
     }

@@ -17,7 +17,12 @@ use crate::runner::{self, Exit, Notify};
 use crate::sim::{Scenario, SimServer};
 
 /// Race the demo shop.
-pub async fn run(interval: f64, live_responses: &Path, cancel: CancellationToken, out: &mut (dyn Write + Send)) -> Exit {
+pub async fn run(
+    interval: f64,
+    live_responses: &Path,
+    cancel: CancellationToken,
+    out: &mut (dyn Write + Send),
+) -> Exit {
     let scenario = Scenario::demo();
     let event = format!("{}/{}", scenario.organizer, scenario.event);
     let sim = match SimServer::start(scenario).await {
@@ -48,7 +53,11 @@ pub async fn run(interval: f64, live_responses: &Path, cancel: CancellationToken
 
 /// Serve the demo shop until cancelled (for the extension or a second
 /// terminal). Writes its certificate next to the debug files.
-pub async fn serve(live_responses: &Path, cancel: CancellationToken, out: &mut (dyn Write + Send)) -> Exit {
+pub async fn serve(
+    live_responses: &Path,
+    cancel: CancellationToken,
+    out: &mut (dyn Write + Send),
+) -> Exit {
     let scenario = Scenario::demo();
     let event = format!("{}/{}", scenario.organizer, scenario.event);
     let sim = match SimServer::start(scenario).await {

@@ -91,7 +91,10 @@ mod tests {
                 "{f}"
             );
         }
-        assert_eq!(marketplace_link(&fixture("sample_event_page_no_marketplace.html"), &page), None);
+        assert_eq!(
+            marketplace_link(&fixture("sample_event_page_no_marketplace.html"), &page),
+            None
+        );
     }
 
     #[test]

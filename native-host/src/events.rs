@@ -34,8 +34,12 @@ pub enum WaitReason {
 /// One thing that happened.
 #[derive(Debug, Clone)]
 pub enum RaceEvent {
-    Discovering { event_url: Url },
-    MarketplaceFound { url: Url },
+    Discovering {
+        event_url: Url,
+    },
+    MarketplaceFound {
+        url: Url,
+    },
     /// One marketplace GET finished.
     Polled {
         poll: u64,
@@ -45,13 +49,25 @@ pub enum RaceEvent {
         listings: usize,
     },
     MarketplaceInactive,
-    Waiting { reason: WaitReason, duration: Duration },
+    Waiting {
+        reason: WaitReason,
+        duration: Duration,
+    },
     /// The shop forgot us (403, redirect to the event page): rediscovering.
-    SessionLost { reason: String },
+    SessionLost {
+        reason: String,
+    },
     /// A page of a shape we do not know; saved for a human.
-    UnknownPage { url: Url, status: u16, saved: Option<String> },
+    UnknownPage {
+        url: Url,
+        status: u16,
+        saved: Option<String>,
+    },
     /// A matching listing seen in `--dry-run` (never bought).
-    Detected { listing: Listing, target: Url },
+    Detected {
+        listing: Listing,
+        target: Url,
+    },
     /// A buy POST and what came of it.
     CartAttempt {
         listing: Listing,
@@ -59,7 +75,9 @@ pub enum RaceEvent {
         latency: Duration,
     },
     /// A problem that is being retried.
-    Problem { message: String },
+    Problem {
+        message: String,
+    },
 }
 
 /// Where events go. Cloning is cheap; a closed receiver is ignored.

@@ -1,6 +1,7 @@
 //! `pretix-race`: a thin shell over the library. Parse the command line, set
 //! up logging and the runtime, pick the mode, map the result to an exit code.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -43,7 +44,8 @@ async fn run(cli: Cli) -> Exit {
             if args.serve {
                 pretix_race::demo::serve(&args.live_responses, cancel, &mut stdout).await
             } else {
-                pretix_race::demo::run(args.interval, &args.live_responses, cancel, &mut stdout).await
+                pretix_race::demo::run(args.interval, &args.live_responses, cancel, &mut stdout)
+                    .await
             }
         }
         Some(Command::TestHandoff(args)) => {
@@ -73,10 +75,12 @@ fn init_logging(verbose: u8, format: LogFormat) {
         1 => "pretix_race=debug,info",
         _ => "pretix_race=trace,debug",
     };
-    let filter = EnvFilter::try_from_env("PRETIX_RACE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter =
+        EnvFilter::try_from_env("PRETIX_RACE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     match format {
         LogFormat::Text => builder.init(),

@@ -25,8 +25,8 @@ use reqwest::header::{LOCATION, RETRY_AFTER};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::backoff::{self, Backoff};
 use crate::artifacts;
+use crate::backoff::{self, Backoff};
 use crate::cart::{self, Attempt, CartOutcome, Transcript};
 use crate::config::Config;
 use crate::decide;
@@ -82,9 +82,14 @@ pub enum RaceEnd {
     /// Cancelled (Ctrl-C, Stop).
     Stopped(Summary),
     /// The event page has no marketplace link and we were not asked to wait.
-    MarketplaceNotFound { event_url: Url },
+    MarketplaceNotFound {
+        event_url: Url,
+    },
     /// The event page itself does not exist (404/410): a wrong --url/--event.
-    EventNotFound { event_url: Url, status: u16 },
+    EventNotFound {
+        event_url: Url,
+        status: u16,
+    },
 }
 
 /// What one GET gave us.
@@ -238,7 +243,9 @@ impl Race {
             let mut hops = 0;
             let fetched = loop {
                 match self.fetch(&url, None).await? {
-                    Fetch::Redirect { location: Some(next) } if hops < 5 && next.origin() == url.origin() => {
+                    Fetch::Redirect {
+                        location: Some(next),
+                    } if hops < 5 && next.origin() == url.origin() => {
                         hops += 1;
                         url = next;
                     }
@@ -246,10 +253,16 @@ impl Race {
                 }
             };
             match fetched {
-                Fetch::Page { url, status: 200, body, .. } => {
+                Fetch::Page {
+                    url,
+                    status: 200,
+                    body,
+                    ..
+                } => {
                     if let Some(link) = discover::marketplace_link(&body, &url) {
                         self.backoff.reset();
-                        self.events.send(RaceEvent::MarketplaceFound { url: link.clone() });
+                        self.events
+                            .send(RaceEvent::MarketplaceFound { url: link.clone() });
                         return Ok(link);
                     }
                     let Some(every) = self.cfg.poll_inactive_marketplace else {
@@ -258,10 +271,17 @@ impl Race {
                     let d = backoff::jittered(every, &mut self.rng);
                     self.pause(d, WaitReason::MarketplaceMissing).await?;
                 }
-                Fetch::Page { status: status @ (404 | 410), .. } => {
+                Fetch::Page {
+                    status: status @ (404 | 410),
+                    ..
+                } => {
                     return Err(RaceEnd::EventNotFound { event_url, status });
                 }
-                Fetch::Page { status, retry_after, .. } => {
+                Fetch::Page {
+                    status,
+                    retry_after,
+                    ..
+                } => {
                     let (reason, d) = self.push_back(status, retry_after);
                     self.events.send(RaceEvent::Problem {
                         message: format!("event page answered HTTP {status}"),
@@ -290,7 +310,12 @@ impl Race {
     }
 
     /// One marketplace GET and whatever it leads to. `Ok(Ok(win))` is the end.
-    async fn poll(&mut self, url: &Url, referer: &Url, marketplace: &Url) -> Step<Result<Win, Next>> {
+    async fn poll(
+        &mut self,
+        url: &Url,
+        referer: &Url,
+        marketplace: &Url,
+    ) -> Step<Result<Win, Next>> {
         let fetched = self.fetch(url, Some(referer)).await?;
         self.summary.polls += 1;
         let poll = self.summary.polls;
@@ -299,12 +324,17 @@ impl Race {
                 self.events.send(RaceEvent::Problem {
                     message: format!("marketplace: {e}"),
                 });
-                return Ok(Err(Next::Backoff(WaitReason::Network, self.backoff.next_delay())));
+                return Ok(Err(Next::Backoff(
+                    WaitReason::Network,
+                    self.backoff.next_delay(),
+                )));
             }
             Fetch::Redirect { location } => {
                 return Ok(Err(Next::SessionLost(format!(
                     "marketplace redirected to {}",
-                    location.map(|l| l.to_string()).unwrap_or_else(|| "nowhere".into())
+                    location
+                        .map(|l| l.to_string())
+                        .unwrap_or_else(|| "nowhere".into())
                 ))));
             }
             Fetch::Page {
@@ -324,7 +354,9 @@ impl Race {
                 listings: 0,
             });
             if status == 403 || status == 404 {
-                return Ok(Err(Next::SessionLost(format!("marketplace answered HTTP {status}"))));
+                return Ok(Err(Next::SessionLost(format!(
+                    "marketplace answered HTTP {status}"
+                ))));
             }
             let (reason, d) = self.push_back(status, retry_after);
             return Ok(Err(Next::Backoff(reason, d)));
@@ -355,9 +387,15 @@ impl Race {
                 kind.name()
             ))),
             PageKind::Unknown | PageKind::Checkout | PageKind::TicketUnavailable => {
-                let saved = artifacts::save_page(&self.cfg.live_responses, kind.name(), &page_url, status, &body)
-                    .ok()
-                    .map(|p| p.display().to_string());
+                let saved = artifacts::save_page(
+                    &self.cfg.live_responses,
+                    kind.name(),
+                    &page_url,
+                    status,
+                    &body,
+                )
+                .ok()
+                .map(|p| p.display().to_string());
                 self.events.send(RaceEvent::UnknownPage {
                     url: page_url.clone(),
                     status,
@@ -380,9 +418,16 @@ impl Race {
     }
 
     /// Try the wanted listings of one page in order until one is ours.
-    async fn buy(&mut self, page: &Url, marketplace: &Url, listings: &[Listing]) -> Step<Result<Win, Next>> {
+    async fn buy(
+        &mut self,
+        page: &Url,
+        marketplace: &Url,
+        listings: &[Listing],
+    ) -> Step<Result<Win, Next>> {
         for listing in listings {
-            if self.done.contains(&listing.form_action) || !decide::wanted(listing, &self.cfg.filters) {
+            if self.done.contains(&listing.form_action)
+                || !decide::wanted(listing, &self.cfg.filters)
+            {
                 continue;
             }
             if self.cfg.dry_run {
@@ -417,13 +462,24 @@ impl Race {
                     checkout_url,
                     verified,
                     expires_at,
-                } => return Ok(Ok(self.win(bought, page, checkout_url, verified, expires_at, attempt))),
+                } => {
+                    return Ok(Ok(self.win(
+                        bought,
+                        page,
+                        checkout_url,
+                        verified,
+                        expires_at,
+                        attempt,
+                    )))
+                }
                 CartOutcome::Lost(_) => {
                     self.done.insert(listing.form_action.clone());
                     self.summary.carts_lost += 1;
                 }
                 CartOutcome::CsrfRejected => {
-                    return Ok(Err(Next::SessionLost("buy POST refused twice (CSRF)".into())))
+                    return Ok(Err(Next::SessionLost(
+                        "buy POST refused twice (CSRF)".into(),
+                    )))
                 }
                 CartOutcome::RateLimited { retry_after } => {
                     let (reason, d) = match retry_after {
@@ -433,7 +489,10 @@ impl Race {
                     return Ok(Err(Next::Backoff(reason, d)));
                 }
                 CartOutcome::ServerError { .. } => {
-                    return Ok(Err(Next::Backoff(WaitReason::ServerError, self.backoff.next_delay())))
+                    return Ok(Err(Next::Backoff(
+                        WaitReason::ServerError,
+                        self.backoff.next_delay(),
+                    )))
                 }
                 CartOutcome::SessionLost { location } => {
                     return Ok(Err(Next::SessionLost(format!(
@@ -456,7 +515,14 @@ impl Race {
                         expires_at,
                     } = outcome
                     {
-                        return Ok(Ok(self.win(bought, page, checkout_url, true, expires_at, attempt)));
+                        return Ok(Ok(self.win(
+                            bought,
+                            page,
+                            checkout_url,
+                            true,
+                            expires_at,
+                            attempt,
+                        )));
                     }
                     self.events.send(RaceEvent::Problem {
                         message: format!("{detail}; the cart is empty, moving on"),
@@ -469,10 +535,22 @@ impl Race {
     }
 
     /// Reload `page` and find `listing` on it again (with a fresh token).
-    async fn refetch_listing(&mut self, page: &Url, marketplace: &Url, listing: &Listing) -> Step<Option<Listing>> {
+    async fn refetch_listing(
+        &mut self,
+        page: &Url,
+        marketplace: &Url,
+        listing: &Listing,
+    ) -> Step<Option<Listing>> {
         match self.fetch(page, Some(marketplace)).await? {
-            Fetch::Page { url, status: 200, body, .. } => Ok(match parse::classify(url.as_str(), &body) {
-                PageKind::Listings(ls) => ls.into_iter().find(|l| l.form_action == listing.form_action),
+            Fetch::Page {
+                url,
+                status: 200,
+                body,
+                ..
+            } => Ok(match parse::classify(url.as_str(), &body) {
+                PageKind::Listings(ls) => ls
+                    .into_iter()
+                    .find(|l| l.form_action == listing.form_action),
                 _ => None,
             }),
             _ => Ok(None),
@@ -572,7 +650,10 @@ impl Race {
 
     /// Wait `d`, unless the race is cancelled first.
     async fn pause(&mut self, d: Duration, reason: WaitReason) -> Step<()> {
-        self.events.send(RaceEvent::Waiting { reason, duration: d });
+        self.events.send(RaceEvent::Waiting {
+            reason,
+            duration: d,
+        });
         tokio::select! {
             _ = self.waiter.wait(d) => Ok(()),
             _ = self.cancel.cancelled() => Err(RaceEnd::Stopped(Summary::default())),

@@ -71,9 +71,13 @@ pub fn log(ev: &RaceEvent) {
             let ms = latency.as_millis();
             match outcome {
                 CartOutcome::Won { verified: true, .. } => {
-                    tracing::info!("WON: {what} is in our cart (buy POST {ms} ms, checkout verified)")
+                    tracing::info!(
+                        "WON: {what} is in our cart (buy POST {ms} ms, checkout verified)"
+                    )
                 }
-                CartOutcome::Won { verified: false, .. } => tracing::warn!(
+                CartOutcome::Won {
+                    verified: false, ..
+                } => tracing::warn!(
                     "{what}: the shop sent us to checkout, but checkout could not be verified"
                 ),
                 CartOutcome::Lost(reason) => {

@@ -46,7 +46,12 @@ pub struct Notify {
 }
 
 /// Run a race to its end and do everything that comes after.
-pub async fn run(cfg: Config, notify: Notify, cancel: CancellationToken, out: &mut (dyn Write + Send)) -> Exit {
+pub async fn run(
+    cfg: Config,
+    notify: Notify,
+    cancel: CancellationToken,
+    out: &mut (dyn Write + Send),
+) -> Exit {
     if notify.imessage.is_some() && !imessage::supported() {
         tracing::warn!("{}", imessage::unsupported_warning());
     }
@@ -135,7 +140,12 @@ pub async fn finish_win(cfg: &Config, win: &Win, notify: &Notify, out: &mut (dyn
     let msg = handoff::handoff_message(win);
     let _ = out.write_all(headless::render(&msg, win.verified).as_bytes());
     let _ = out.flush();
-    match artifacts::save_cookies(&cfg.live_responses, &msg.cookies, &win.checkout_url, &msg.cookie_script) {
+    match artifacts::save_cookies(
+        &cfg.live_responses,
+        &msg.cookies,
+        &win.checkout_url,
+        &msg.cookie_script,
+    ) {
         Ok(p) => tracing::info!("cookies saved to {} (mode 0600)", p.display()),
         Err(e) => tracing::warn!("could not save cookies: {e}"),
     }
@@ -155,13 +165,27 @@ pub async fn finish_win(cfg: &Config, win: &Win, notify: &Notify, out: &mut (dyn
     );
 }
 
-async fn notify_detected(client: reqwest::Client, notify: Notify, target: Url, ticket: String, price: String) {
+async fn notify_detected(
+    client: reqwest::Client,
+    notify: Notify,
+    target: Url,
+    ticket: String,
+    price: String,
+) {
     let payload = webhook::Payload::detected(&target, &ticket, &price);
     send_webhook(&client, &notify, &payload).await;
-    send_imessage(&notify, &format!("pretix-race (dry run): {ticket} for {price} is available")).await;
+    send_imessage(
+        &notify,
+        &format!("pretix-race (dry run): {ticket} for {price} is available"),
+    )
+    .await;
 }
 
-pub(crate) async fn send_webhook(client: &reqwest::Client, notify: &Notify, payload: &webhook::Payload) {
+pub(crate) async fn send_webhook(
+    client: &reqwest::Client,
+    notify: &Notify,
+    payload: &webhook::Payload,
+) {
     let Some(url) = &notify.webhook else { return };
     let policy = notify.webhook_policy.unwrap_or_default();
     // Bounded: the whole thing can never hold the process for long.

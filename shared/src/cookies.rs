@@ -140,7 +140,8 @@ mod tests {
 
     #[test]
     fn host_prefixed_cookie_uses_url_and_never_domain() {
-        let set = cookie("__Host-pretix_session", true).to_chrome_set("https://tickets.example.com");
+        let set =
+            cookie("__Host-pretix_session", true).to_chrome_set("https://tickets.example.com");
         assert_eq!(set.url, "https://tickets.example.com/");
         assert_eq!(set.domain, None);
         assert_eq!(set.path, "/");

@@ -173,12 +173,19 @@ pub enum LogLevel {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FromHost {
-    Hello { host_version: String },
+    Hello {
+        host_version: String,
+    },
     Status(Status),
     Handoff(Handoff),
-    Log { level: LogLevel, message: String },
+    Log {
+        level: LogLevel,
+        message: String,
+    },
     /// A message the host could not act on (bad JSON, wrong version, …).
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 /// Why a received frame could not be used.
@@ -202,7 +209,11 @@ pub fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, DecodeEr
     match head.v {
         Some(PROTOCOL_VERSION) => {}
         Some(got) => return Err(DecodeError::VersionMismatch { got }),
-        None => return Err(DecodeError::Malformed("missing protocol version `v`".into())),
+        None => {
+            return Err(DecodeError::Malformed(
+                "missing protocol version `v`".into(),
+            ))
+        }
     }
     let env: Envelope<T> =
         serde_json::from_slice(json).map_err(|e| DecodeError::Malformed(e.to_string()))?;
@@ -264,7 +275,10 @@ mod tests {
 
     #[test]
     fn junk_is_malformed() {
-        assert!(matches!(decode::<ToHost>(b"{nope"), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            decode::<ToHost>(b"{nope"),
+            Err(DecodeError::Malformed(_))
+        ));
         assert!(matches!(
             decode::<ToHost>(br#"{"type":"stop"}"#),
             Err(DecodeError::Malformed(_))

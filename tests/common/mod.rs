@@ -45,7 +45,8 @@ pub async fn shop(scenario: Scenario) -> Shop {
     let mut cfg = Config::new(&sim.base_url(), &event).expect("valid config");
     cfg.interval = Duration::from_secs(2);
     cfg.extra_roots_pem.push(sim.cert_pem().as_bytes().to_vec());
-    cfg.live_responses = std::env::temp_dir().join(format!("pretix-race-test-{}", std::process::id()));
+    cfg.live_responses =
+        std::env::temp_dir().join(format!("pretix-race-test-{}", std::process::id()));
     Shop { sim, cfg }
 }
 
@@ -82,7 +83,11 @@ pub async fn race(cfg: &Config) -> Run {
 }
 
 /// Race `cfg`; cancel the race when `stop` returns true for an event.
-pub async fn race_with(cfg: &Config, cancel: CancellationToken, stop: impl Fn(&RaceEvent) -> bool) -> Run {
+pub async fn race_with(
+    cfg: &Config,
+    cancel: CancellationToken,
+    stop: impl Fn(&RaceEvent) -> bool,
+) -> Run {
     let session = Session::new(cfg).expect("session");
     let (tx, rx) = mpsc::unbounded_channel();
     let race = Race::new(cfg.clone(), session.clone())
@@ -96,10 +101,18 @@ pub async fn race_with(cfg: &Config, cancel: CancellationToken, stop: impl Fn(&R
         .await
         .expect("race ended before the deadline")
         .expect("race task did not panic");
-    Run { end, events, session }
+    Run {
+        end,
+        events,
+        session,
+    }
 }
 
-async fn collect(mut rx: UnboundedReceiver<RaceEvent>, cancel: &CancellationToken, stop: impl Fn(&RaceEvent) -> bool) -> Vec<RaceEvent> {
+async fn collect(
+    mut rx: UnboundedReceiver<RaceEvent>,
+    cancel: &CancellationToken,
+    stop: impl Fn(&RaceEvent) -> bool,
+) -> Vec<RaceEvent> {
     let mut out = Vec::new();
     loop {
         match tokio::time::timeout(DEADLINE, rx.recv()).await {

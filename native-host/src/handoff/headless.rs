@@ -10,7 +10,10 @@ use pretix_race_shared::protocol::Handoff;
 /// here: this is the handoff (stdout, for the user), not a log line.
 pub fn render(h: &Handoff, verified: bool) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "==================== TICKET IN CART ====================");
+    let _ = writeln!(
+        s,
+        "==================== TICKET IN CART ===================="
+    );
     let _ = writeln!(s, "Ticket:    {}", h.ticket);
     let _ = writeln!(s, "Price:     {}", h.price);
     let _ = writeln!(s, "Checkout:  {}", h.checkout_url);
@@ -33,6 +36,9 @@ pub fn render(h: &Handoff, verified: bool) -> String {
         "\nTo take over in your browser: open {origin}/ , paste this into the DevTools console, then open the checkout URL:"
     );
     let _ = writeln!(s, "{}", h.cookie_script);
-    let _ = writeln!(s, "=========================================================");
+    let _ = writeln!(
+        s,
+        "========================================================="
+    );
     s
 }

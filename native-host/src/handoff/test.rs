@@ -16,22 +16,41 @@ use crate::runner::{self, Exit, Notify};
 /// Fake session cookies for `origin`, shaped like pretix's real ones.
 pub fn fake_cookies(site: &Url) -> Vec<Cookie> {
     let host = site.host_str().unwrap_or("localhost").to_string();
-    let mk = |name: &str, value: &str, http_only: bool, same_site: SameSite, partitioned: bool| Cookie {
-        name: name.into(),
-        value: value.into(),
-        domain: host.clone(),
-        host_only: true,
-        path: "/".into(),
-        secure: true,
-        http_only,
-        same_site: Some(same_site),
-        partitioned,
-        expires: None,
-    };
+    let mk =
+        |name: &str, value: &str, http_only: bool, same_site: SameSite, partitioned: bool| Cookie {
+            name: name.into(),
+            value: value.into(),
+            domain: host.clone(),
+            host_only: true,
+            path: "/".into(),
+            secure: true,
+            http_only,
+            same_site: Some(same_site),
+            partitioned,
+            expires: None,
+        };
     vec![
-        mk("__QXSESSION", "testhandoff0000000000000000000qx", true, SameSite::Lax, false),
-        mk("__Host-pretix_csrftoken", "TestHandoffCsrf00000000000000000", false, SameSite::None, true),
-        mk("__Host-pretix_session", "testhandoffsession00000000000000", true, SameSite::None, true),
+        mk(
+            "__QXSESSION",
+            "testhandoff0000000000000000000qx",
+            true,
+            SameSite::Lax,
+            false,
+        ),
+        mk(
+            "__Host-pretix_csrftoken",
+            "TestHandoffCsrf00000000000000000",
+            false,
+            SameSite::None,
+            true,
+        ),
+        mk(
+            "__Host-pretix_session",
+            "testhandoffsession00000000000000",
+            true,
+            SameSite::None,
+            true,
+        ),
     ]
 }
 
@@ -71,6 +90,10 @@ pub async fn run(args: &TestHandoffArgs, out: &mut (dyn Write + Send)) -> Exit {
     let target = site.join("event/secondhand/").unwrap_or(site);
     let payload = webhook::Payload::in_cart(&target, &msg);
     runner::send_webhook(&webhook::client(), &notify, &payload).await;
-    runner::send_imessage(&notify, &format!("pretix-race test handoff: {}", msg.checkout_url)).await;
+    runner::send_imessage(
+        &notify,
+        &format!("pretix-race test handoff: {}", msg.checkout_url),
+    )
+    .await;
     Exit::Won
 }

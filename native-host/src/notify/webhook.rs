@@ -99,7 +99,12 @@ impl Default for Policy {
 
 /// POST `payload` to `url`, retrying on errors and non-2xx answers.
 /// Returns the number of attempts it took.
-pub async fn send(client: &reqwest::Client, url: &Url, payload: &Payload, policy: Policy) -> Result<u32, WebhookError> {
+pub async fn send(
+    client: &reqwest::Client,
+    url: &Url,
+    payload: &Payload,
+    policy: Policy,
+) -> Result<u32, WebhookError> {
     let mut delay = policy.first_retry_delay;
     let mut last = String::new();
     for attempt in 1..=policy.attempts {

@@ -14,12 +14,10 @@ use super::{collapse_ws, decode_entities, Listing, Price};
 
 const PANEL: &str = "panel panel-default";
 
-static TITLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"<h3 class="panel-title">([^<]*)</h3>"#).expect("valid regex")
-});
-static PRICE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"<h2 class="text-primary">([^<]*)</h2>"#).expect("valid regex")
-});
+static TITLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"<h3 class="panel-title">([^<]*)</h3>"#).expect("valid regex"));
+static PRICE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"<h2 class="text-primary">([^<]*)</h2>"#).expect("valid regex"));
 static FORM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"<form method="post"\s+action="([^"]*secondhand/buy/[^"]*)">\s*<input type="hidden" name="csrfmiddlewaretoken" value="([^"]+)">"#,

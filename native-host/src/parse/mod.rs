@@ -116,7 +116,9 @@ pub fn classify(url: &str, html: &str) -> PageKind {
     if !found.is_empty() {
         return PageKind::Listings(found);
     }
-    if title_lc.contains("not currently active") || html.contains("marketplace is not currently active") {
+    if title_lc.contains("not currently active")
+        || html.contains("marketplace is not currently active")
+    {
         return PageKind::Inactive;
     }
     if html.contains("No tickets available") {

@@ -37,7 +37,11 @@ fn parse_number(s: &str) -> Option<f64> {
         _ => (s, ""),
     };
     let digits: String = int_part.chars().filter(|c| c.is_ascii_digit()).collect();
-    if digits.is_empty() || int_part.chars().any(|c| !(c.is_ascii_digit() || c == '.' || c == ',' || c == ' ' || c == '\u{a0}')) {
+    if digits.is_empty()
+        || int_part
+            .chars()
+            .any(|c| !(c.is_ascii_digit() || c == '.' || c == ',' || c == ' ' || c == '\u{a0}'))
+    {
         return None;
     }
     let joined = if frac_part.is_empty() {

@@ -17,7 +17,13 @@ fn real_page_with_one_listing_fast_path() {
     let l = &found[0];
     assert_eq!(l.ticket_type, "Ticket – Type A");
     assert_eq!(l.price_text, "190.00 EUR");
-    assert_eq!(l.price, Some(Price { amount: 190.0, currency: "EUR".into() }));
+    assert_eq!(
+        l.price,
+        Some(Price {
+            amount: 190.0,
+            currency: "EUR".into()
+        })
+    );
     assert_eq!(
         l.form_action,
         "https://tickets.example.com/event/secondhand/buy/z1iruozsop1d5nsi/"
@@ -49,7 +55,10 @@ fn several_listings_skip_info_panels_and_alerts() {
     let html = fixture("sample_several_listings.html");
     let found = listings(&html);
     let types: Vec<_> = found.iter().map(|l| l.ticket_type.as_str()).collect();
-    assert_eq!(types, ["Ticket – Type A", "Ticket – Type B", "Up-and-coming Ticket"]);
+    assert_eq!(
+        types,
+        ["Ticket – Type A", "Ticket – Type B", "Up-and-coming Ticket"]
+    );
     assert_eq!(found[2].price.as_ref().unwrap().amount, 1095.5);
     let tokens: std::collections::HashSet<_> = found.iter().map(|l| &l.csrf_token).collect();
     assert_eq!(tokens.len(), 3, "each listing keeps its own token");
@@ -68,7 +77,10 @@ fn markup_drift_is_caught_by_the_fallback() {
     assert_eq!(found.len(), 2);
     assert_eq!(found[0].ticket_type, "Ticket – Weekend");
     assert_eq!(found[0].price_text, "175.00 EUR");
-    assert_eq!(found[0].form_action, "/event/secondhand/buy/k3j2h1g0f9e8d7c6/");
+    assert_eq!(
+        found[0].form_action,
+        "/event/secondhand/buy/k3j2h1g0f9e8d7c6/"
+    );
     assert!(found[0].csrf_token.starts_with("Mv3nB6"));
     assert_eq!(found[1].form_action, "buy/p0o9i8u7y6t5r4e3/");
     assert!(matches!(classify(MARKET, &html), PageKind::Listings(l) if l.len() == 2));
@@ -93,16 +105,32 @@ fn partial_fast_path_still_returns_every_listing() {
 fn classifies_every_other_fixture() {
     let cases = [
         ("sample_no-tickets_http200.html", MARKET, PageKind::Empty),
-        ("sample_marketplace_inactive.html", MARKET, PageKind::Inactive),
-        ("sample_ticket_unavailable.html", MARKET, PageKind::TicketUnavailable),
+        (
+            "sample_marketplace_inactive.html",
+            MARKET,
+            PageKind::Inactive,
+        ),
+        (
+            "sample_ticket_unavailable.html",
+            MARKET,
+            PageKind::TicketUnavailable,
+        ),
         (
             "sample_checkout_success_http200.html",
             "https://tickets.example.com/event/checkout/questions/",
             PageKind::Checkout,
         ),
-        ("sample_csrf_failure_403.html", MARKET, PageKind::CsrfFailure),
+        (
+            "sample_csrf_failure_403.html",
+            MARKET,
+            PageKind::CsrfFailure,
+        ),
         ("sample_login_page.html", MARKET, PageKind::Login),
-        ("sample_event_page.html", "https://tickets.example.com/event/", PageKind::Unknown),
+        (
+            "sample_event_page.html",
+            "https://tickets.example.com/event/",
+            PageKind::Unknown,
+        ),
     ];
     for (file, url, want) in cases {
         assert_eq!(classify(url, &fixture(file)), want, "{file}");
@@ -112,9 +140,20 @@ fn classifies_every_other_fixture() {
 #[test]
 fn checkout_needs_the_checkout_url() {
     let html = fixture("sample_checkout_success_http200.html");
-    assert!(is_checkout("https://h/e/checkout/questions/", &title(&html), &html));
-    assert!(!is_checkout("https://h/e/secondhand/", &title(&html), &html));
-    assert_eq!(cart_expiry(&html).as_deref(), Some("2025-12-25 17:10:12+0100"));
+    assert!(is_checkout(
+        "https://h/e/checkout/questions/",
+        &title(&html),
+        &html
+    ));
+    assert!(!is_checkout(
+        "https://h/e/secondhand/",
+        &title(&html),
+        &html
+    ));
+    assert_eq!(
+        cart_expiry(&html).as_deref(),
+        Some("2025-12-25 17:10:12+0100")
+    );
 }
 
 #[test]

@@ -1,0 +1,459 @@
+//! The simulated pretix application: routes and request handlers.
+//!
+//! Each handler reads like the rule it implements; the state changes live in
+//! [`Market`], the markup in [`pages`], the CSRF rules in [`csrf`]. Handlers
+//! never panic on client input: anything unexpected becomes a 4xx.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Extension, Router};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::cookies::{self, CSRF, PROXY, SESSION};
+use super::csrf::{self, Failure};
+use super::market::{Market, SessionState, Visit, COMPETITOR};
+use super::pages::{self, CartLine, Filter, ShownListing, Site};
+use super::record::{self, Ctx, RecordedRequest};
+use super::scenario::{LinkStyle, LostStyle, Scenario, Scripted};
+
+/// How long a won ticket stays reserved in the cart (pretix's default).
+const RESERVATION: Duration = Duration::from_secs(10 * 60);
+
+/// Everything the handlers share.
+pub struct Shared {
+    pub scenario: Scenario,
+    pub site: Site,
+    /// `127.0.0.1:PORT` and `localhost:PORT` (Django's ALLOWED_HOSTS).
+    pub allowed_hosts: Vec<String>,
+    started: Instant,
+    market: Mutex<Market>,
+    log: Mutex<Vec<RecordedRequest>>,
+    /// Bumped after every recorded request, so waiters wake up without
+    /// polling.
+    log_version: watch::Sender<usize>,
+}
+
+/// Locks a mutex, ignoring poisoning: a panic elsewhere must not turn every
+/// later request into a panic too.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn new(scenario: Scenario, port: u16) -> Self {
+        let site = Site {
+            base_url: format!("https://127.0.0.1:{port}"),
+            event_path: format!("/{}/{}/", scenario.organizer, scenario.event),
+            event_name: scenario.event_name.clone(),
+        };
+        Shared {
+            market: Mutex::new(Market::new(&scenario)),
+            scenario,
+            site,
+            allowed_hosts: vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")],
+            started: Instant::now(),
+            log: Mutex::new(Vec::new()),
+            log_version: watch::channel(0).0,
+        }
+    }
+
+    pub fn market(&self) -> MutexGuard<'_, Market> {
+        lock(&self.market)
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn is_ours(&self, org: &str, event: &str) -> bool {
+        org == self.scenario.organizer && event == self.scenario.event
+    }
+
+    pub fn push_record(&self, r: RecordedRequest) {
+        let len = {
+            let mut log = lock(&self.log);
+            log.push(r);
+            log.len()
+        };
+        self.log_version.send_replace(len);
+    }
+
+    pub fn records(&self) -> Vec<RecordedRequest> {
+        lock(&self.log).clone()
+    }
+
+    /// Waits until a recorded request matches `pred`, earlier ones included.
+    pub async fn wait_for(&self, pred: impl Fn(&RecordedRequest) -> bool) -> RecordedRequest {
+        let mut version = self.log_version.subscribe();
+        loop {
+            // Mark the current version seen *before* scanning: a request
+            // recorded after the scan then still wakes `changed()`.
+            version.borrow_and_update();
+            if let Some(r) = lock(&self.log).iter().find(|r| pred(r)) {
+                return r.clone();
+            }
+            if version.changed().await.is_err() {
+                // The sender lives as long as `self`; this cannot happen.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/{org}/{event}/", get(event_page))
+        .route("/{org}/{event}/secondhand/", get(marketplace))
+        .route("/{org}/{event}/secondhand/buy/{id}/", post(buy))
+        .route("/{org}/{event}/checkout/start", get(checkout_start))
+        .route(
+            "/{org}/{event}/checkout/questions/",
+            get(checkout_questions),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            record::record,
+        ))
+        .with_state(shared)
+}
+
+// ---------------------------------------------------------------------------
+// Response helpers
+
+fn html(status: StatusCode, body: String) -> Response {
+    (status, Html(body)).into_response()
+}
+
+/// A 302 (Django's `redirect()`; axum's `Redirect::to` would be a 303).
+fn found(location: &str) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// Appends `Set-Cookie` headers, one per cookie (never folded into one).
+fn with_cookies(mut response: Response, set_cookies: Vec<String>) -> Response {
+    for c in set_cookies {
+        if let Ok(value) = HeaderValue::from_str(&c) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+async fn not_found() -> Response {
+    html(StatusCode::NOT_FOUND, pages::not_found_page())
+}
+
+fn csrf_failure(failure: &Failure) -> Response {
+    tracing::debug!(reason = %failure.reason(), "sim: CSRF failure");
+    html(
+        StatusCode::FORBIDDEN,
+        pages::csrf_failure_page(&failure.reason()),
+    )
+}
+
+/// The cookies a page response sets, following Django: a new session sets
+/// both `__Host-` cookies; a page that embeds a CSRF token re-sends the
+/// csrftoken cookie (renewing its expiry); the front proxy sets its own
+/// cookie whenever the request lacks it.
+fn page_cookies(ctx: &Ctx, visit: &Visit, renders_token: bool) -> Vec<String> {
+    let now = SystemTime::now();
+    let mut out = Vec::new();
+    if visit.new || renders_token {
+        out.push(cookies::set_csrf(&visit.csrf_secret, now));
+    }
+    if visit.new {
+        out.push(cookies::set_session(&visit.key, now));
+    }
+    out.extend(proxy_cookie(ctx));
+    out
+}
+
+fn proxy_cookie(ctx: &Ctx) -> Option<String> {
+    (ctx.cookie(PROXY).is_none()).then(|| cookies::set_proxy(&cookies::new_proxy_id()))
+}
+
+// ---------------------------------------------------------------------------
+// Handlers
+
+/// `GET /{org}/{event}/`: the event page, with the marketplace link once the
+/// scenario says so. Always leaves the visitor with a valid session.
+async fn event_page(
+    State(sh): State<Arc<Shared>>,
+    Path((org, event)): Path<(String, String)>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+) -> Response {
+    if !sh.is_ours(&org, &event) {
+        return not_found().await;
+    }
+    let (visit, show_link) = {
+        let mut m = sh.market();
+        let served_before = m.event_gets;
+        m.event_gets += 1;
+        let show = sh
+            .scenario
+            .marketplace_link
+            .fired(served_before, sh.elapsed());
+        (m.visit(ctx.cookie(SESSION)), show)
+    };
+    let href = show_link.then(|| match sh.scenario.link_style {
+        LinkStyle::Absolute => format!("{}{}", sh.site.base_url, sh.site.marketplace_path()),
+        LinkStyle::RootRelative => sh.site.marketplace_path(),
+        LinkStyle::Relative => "secondhand/".to_owned(),
+    });
+    let token = csrf::mask(&visit.csrf_secret);
+    let body = pages::event_page(&sh.site, href.as_deref(), &token);
+    with_cookies(html(StatusCode::OK, body), page_cookies(&ctx, &visit, true))
+}
+
+/// The front proxy's (or pretix's) answer instead of the marketplace page.
+fn scripted_response(sh: &Shared, scripted: &Scripted) -> Response {
+    match scripted {
+        Scripted::TooManyRequests => html(
+            StatusCode::TOO_MANY_REQUESTS,
+            pages::proxy_error_page("429 Too Many Requests"),
+        ),
+        Scripted::Conflict { retry_after } => {
+            let mut r = html(
+                StatusCode::CONFLICT,
+                pages::proxy_error_page("409 Conflict"),
+            );
+            if let Ok(v) = HeaderValue::from_str(retry_after) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+        Scripted::Unavailable => html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::proxy_error_page("503 Service Temporarily Unavailable"),
+        ),
+        Scripted::RedirectToEvent => found(&sh.site.event_path),
+    }
+}
+
+/// `GET /{org}/{event}/secondhand/`: the marketplace.
+async fn marketplace(
+    State(sh): State<Arc<Shared>>,
+    Path((org, event)): Path<(String, String)>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+) -> Response {
+    if !sh.is_ours(&org, &event) {
+        return not_found().await;
+    }
+    let sc = &sh.scenario;
+    let mut m = sh.market();
+    let served_before = m.marketplace_gets;
+    m.marketplace_gets += 1;
+    let n = m.marketplace_gets;
+
+    if sc.session_reset_at_poll == Some(n) {
+        m.forget_all_sessions();
+    }
+    if let Some(scripted) = sc.scripted_for_poll(n) {
+        return scripted_response(&sh, scripted);
+    }
+    let visit = match m.session_state(ctx.cookie(SESSION)) {
+        // pretix sends a visitor whose session expired back to the event
+        // page, which starts a new one.
+        SessionState::Forgotten => return found(&sh.site.event_path),
+        SessionState::Known | SessionState::Absent => m.visit(ctx.cookie(SESSION)),
+    };
+    let elapsed = sh.elapsed();
+    if !sc.marketplace_active.fired(served_before, elapsed) {
+        drop(m);
+        let body = pages::inactive_page(&sh.site, &ctx.path_and_query);
+        return with_cookies(
+            html(StatusCode::OK, body),
+            page_cookies(&ctx, &visit, false),
+        );
+    }
+
+    let item = ctx.query_param("item");
+    let sort = ctx
+        .query_param("sort")
+        .filter(|s| pages::SORTS.iter().any(|(v, _)| v == s));
+    let shown = m.shown(sc, served_before, elapsed, item, sort);
+    // A competitor's bot was faster: the listing is on this page, but it is
+    // sold the instant the page is rendered.
+    for &i in &shown {
+        if sc.listings[i].taken_by_competitor {
+            m.sell(sc, i, COMPETITOR);
+        }
+    }
+    drop(m);
+
+    let listings: Vec<ShownListing<'_>> = shown
+        .iter()
+        .map(|&i| {
+            let l = &sc.listings[i];
+            ShownListing {
+                id: &l.id,
+                ticket_type: &l.ticket_type,
+                price: &l.price,
+                currency: &l.currency,
+                token: csrf::mask(&visit.csrf_secret),
+            }
+        })
+        .collect();
+    let filter = Filter {
+        items: item_choices(sc),
+        selected_item: item,
+        selected_sort: sort,
+    };
+    let body = pages::marketplace_page(&sh.site, &ctx.path_and_query, &filter, &listings);
+    with_cookies(
+        html(StatusCode::OK, body),
+        page_cookies(&ctx, &visit, !listings.is_empty()),
+    )
+}
+
+/// The item drop-down: the two products of the live event plus any other
+/// item a scripted listing uses (labelled with its product name).
+fn item_choices(sc: &Scenario) -> Vec<(String, String)> {
+    let mut items = vec![
+        ("965".to_owned(), "Ticket".to_owned()),
+        ("966".to_owned(), "Up-and-coming Ticket".to_owned()),
+    ];
+    for l in &sc.listings {
+        if !items.iter().any(|(v, _)| *v == l.item) {
+            let product = l.ticket_type.split(" – ").next().unwrap_or(&l.ticket_type);
+            items.push((l.item.clone(), product.to_owned()));
+        }
+    }
+    items
+}
+
+/// `POST /{org}/{event}/secondhand/buy/{id}/`: the race itself.
+async fn buy(
+    State(sh): State<Arc<Shared>>,
+    Path((org, event, id)): Path<(String, String, String)>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+) -> Response {
+    if !sh.is_ours(&org, &event) {
+        return not_found().await;
+    }
+    // Django's CsrfViewMiddleware runs before the view: origin first...
+    let site_origin = format!("https://{}", ctx.host);
+    if let Err(f) = csrf::check_origin(&site_origin, ctx.origin.as_deref(), ctx.referer.as_deref())
+    {
+        return csrf_failure(&f);
+    }
+    let sc = &sh.scenario;
+    let mut m = sh.market();
+    let session_key = ctx.cookie(SESSION);
+    // ...then cookie and token.
+    if let Err(f) = csrf::check_token(
+        ctx.cookie(CSRF),
+        m.session(session_key).map(|s| s.csrf_secret.as_str()),
+        ctx.form_field("csrfmiddlewaretoken"),
+    ) {
+        return csrf_failure(&f);
+    }
+    if m.take_csrf_rejection() {
+        let fresh = m.rotate_csrf(session_key).unwrap_or_default();
+        let cookie = cookies::set_csrf(&fresh, SystemTime::now());
+        return with_cookies(csrf_failure(&Failure::Rotated), vec![cookie]);
+    }
+    let marketplace = sh.site.marketplace_path();
+    let served = m.marketplace_gets;
+    let Some(i) = m.find(sc, &id, served, sh.elapsed()) else {
+        // Unknown (or not yet listed) id: back to the listings.
+        return found(&marketplace);
+    };
+    if m.is_sold(i) {
+        drop(m);
+        return match sc.lost_style {
+            LostStyle::Redirect => found(&marketplace),
+            LostStyle::UnavailablePage => html(
+                StatusCode::OK,
+                pages::unavailable_page(&sh.site, &ctx.path_and_query),
+            ),
+        };
+    }
+
+    // Won. `check_token` passed, so the session exists.
+    let key = session_key.unwrap_or_default().to_owned();
+    m.sell(sc, i, &key);
+    let l = &sc.listings[i];
+    let now = SystemTime::now();
+    let line = CartLine {
+        listing_id: l.id.clone(),
+        ticket_type: l.ticket_type.clone(),
+        price: l.price.clone(),
+        currency: l.currency.clone(),
+        item: l.item.clone(),
+        expires: now + RESERVATION,
+    };
+    let Some(session) = m.session_mut(Some(&key)) else {
+        return csrf_failure(&Failure::NoSession);
+    };
+    session.cart.push(line);
+    let secret = session.csrf_secret.clone();
+    drop(m);
+    tracing::info!(listing = %id, "sim: ticket reserved");
+
+    let mut set = vec![
+        cookies::set_csrf(&secret, now),
+        cookies::set_session(&key, now),
+    ];
+    set.extend(proxy_cookie(&ctx));
+    with_cookies(found(&sh.site.checkout_start_path()), set)
+}
+
+/// `GET /{org}/{event}/checkout/start`: straight on to the first step.
+async fn checkout_start(
+    State(sh): State<Arc<Shared>>,
+    Path((org, event)): Path<(String, String)>,
+) -> Response {
+    if !sh.is_ours(&org, &event) {
+        return not_found().await;
+    }
+    found(&sh.site.checkout_questions_path())
+}
+
+/// `GET /{org}/{event}/checkout/questions/`: checkout step 1 if this session
+/// holds a live reservation, else back to the event page (pretix's "your
+/// cart is empty").
+async fn checkout_questions(
+    State(sh): State<Arc<Shared>>,
+    Path((org, event)): Path<(String, String)>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+) -> Response {
+    if !sh.is_ours(&org, &event) {
+        return not_found().await;
+    }
+    let key = ctx.cookie(SESSION);
+    let cart = {
+        let mut m = sh.market();
+        let Some(session) = m.session_mut(key) else {
+            return found(&sh.site.event_path);
+        };
+        let now = SystemTime::now();
+        session.cart.retain(|l| l.expires > now);
+        if session.cart.is_empty() {
+            return found(&sh.site.event_path);
+        }
+        (session.cart.clone(), session.csrf_secret.clone())
+    };
+    let (cart, secret) = cart;
+    let body = pages::checkout_page(&sh.site, &ctx.path_and_query, &cart, &csrf::mask(&secret));
+    // Like the captured transcript: both `__Host-` cookies are renewed.
+    let now = SystemTime::now();
+    let mut set = vec![
+        cookies::set_csrf(&secret, now),
+        cookies::set_session(key.unwrap_or_default(), now),
+    ];
+    set.extend(proxy_cookie(&ctx));
+    with_cookies(html(StatusCode::OK, body), set)
+}

@@ -1,0 +1,260 @@
+//! What the simulated marketplace does, and when.
+//!
+//! A [`Scenario`] is a script: which listings exist, when they appear, when
+//! the event page starts linking to the marketplace, which polls get answered
+//! by the front proxy (429/409/503) instead of pretix, and so on. All fields
+//! are public so a test can build exactly the situation it needs with
+//! struct-update syntax:
+//!
+//! ```
+//! use pretix_race::sim::{Scenario, ScriptedListing, Trigger};
+//! let scenario = Scenario {
+//!     listings: vec![ScriptedListing {
+//!         appears: Trigger::AfterPolls(2),
+//!         ..ScriptedListing::new("a1b2c3d4e5f6g7h8", "Ticket – Type A", "190.00")
+//!     }],
+//!     ..Scenario::new("org", "event")
+//! };
+//! # let _ = scenario;
+//! ```
+//!
+//! Timing is expressed with [`Trigger`]s rather than wall-clock sleeps so
+//! tests can be deterministic: "the listing shows up on the third poll" is
+//! reproducible on a loaded CI machine, "after 200 ms" is not.
+
+use std::time::Duration;
+
+/// When something scripted starts to happen.
+///
+/// Counting triggers are evaluated *before* the current request is counted as
+/// served: `AfterPolls(2)` is false for the 1st and 2nd request and true from
+/// the 3rd on. `AfterPolls(0)` behaves like `Immediately`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// From the very first request on.
+    Immediately,
+    /// Once N requests of the relevant kind have been served (marketplace
+    /// GETs for listings and `marketplace_active`, event-page GETs for
+    /// `marketplace_link`); all sessions count.
+    AfterPolls(u64),
+    /// Once this much time has passed since the server started. Measured
+    /// with tokio's clock, so a test running with paused time can jump
+    /// ahead with `tokio::time::advance` instead of waiting.
+    AfterDelay(Duration),
+    /// Not in this scenario.
+    Never,
+}
+
+impl Trigger {
+    /// Has the trigger fired, given how many relevant requests were served
+    /// before this one and how long the server has been running?
+    ///
+    /// Pure, so the timing rules can be unit-tested without a server.
+    pub fn fired(&self, served_before: u64, elapsed: Duration) -> bool {
+        match self {
+            Trigger::Immediately => true,
+            Trigger::AfterPolls(n) => served_before >= *n,
+            Trigger::AfterDelay(d) => elapsed >= *d,
+            Trigger::Never => false,
+        }
+    }
+}
+
+/// How the event page spells the href of its "Marketplace" link. Real pretix
+/// uses absolute URLs; a robust client must resolve all three forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LinkStyle {
+    /// `https://127.0.0.1:PORT/org/event/secondhand/`
+    #[default]
+    Absolute,
+    /// `/org/event/secondhand/`
+    RootRelative,
+    /// `secondhand/` (relative to the event page `/org/event/`)
+    Relative,
+}
+
+/// How a lost race (the listing was sold to someone else) is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LostStyle {
+    /// HTTP 200 with `<title>Ticket unavailable :: …</title>`, what the live
+    /// site does.
+    #[default]
+    UnavailablePage,
+    /// HTTP 302 back to the marketplace listing page.
+    Redirect,
+}
+
+/// A ticket someone puts up for resale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptedListing {
+    /// The listing id in the buy URL: 16 characters `[a-z0-9]` on the live
+    /// site (not enforced, so tests may use odd ids on purpose).
+    pub id: String,
+    /// Panel title, e.g. `Ticket – Type A` (with an en dash, like the site).
+    pub ticket_type: String,
+    /// Decimal price with a dot, e.g. `190.00`.
+    pub price: String,
+    /// ISO currency code shown after the price, e.g. `EUR`.
+    pub currency: String,
+    /// The product id the `item` filter matches, e.g. `965`.
+    pub item: String,
+    /// When the listing shows up on the marketplace page.
+    pub appears: Trigger,
+    /// A faster competitor buys the listing the moment it is first rendered:
+    /// it is shown once, but every POST for it loses.
+    pub taken_by_competitor: bool,
+}
+
+impl ScriptedListing {
+    /// A listing in EUR for item `965` that is there from the start and
+    /// can be won.
+    pub fn new(
+        id: impl Into<String>,
+        ticket_type: impl Into<String>,
+        price: impl Into<String>,
+    ) -> Self {
+        ScriptedListing {
+            id: id.into(),
+            ticket_type: ticket_type.into(),
+            price: price.into(),
+            currency: "EUR".to_owned(),
+            item: "965".to_owned(),
+            appears: Trigger::Immediately,
+            taken_by_competitor: false,
+        }
+    }
+}
+
+/// A response the front proxy (or pretix itself) gives *instead of* the
+/// marketplace page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scripted {
+    /// 429 Too Many Requests (rate limiting at the proxy).
+    TooManyRequests,
+    /// 409 Conflict with a `Retry-After` header (pretix lock timeout); the
+    /// value is sent verbatim, so it may be delta-seconds or an HTTP-date.
+    Conflict { retry_after: String },
+    /// 503 Service Unavailable.
+    Unavailable,
+    /// 302 to the event page.
+    RedirectToEvent,
+}
+
+/// The whole script of one simulated marketplace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenario {
+    /// Organizer slug, first path segment.
+    pub organizer: String,
+    /// Event slug, second path segment.
+    pub event: String,
+    /// Human-readable event name used in page titles (`… :: Example Event`).
+    pub event_name: String,
+    /// When the event page starts showing the "Marketplace" link
+    /// (`AfterPolls` counts event-page GETs).
+    pub marketplace_link: Trigger,
+    /// When the marketplace page stops being the "not currently active" page
+    /// (`AfterPolls` counts marketplace GETs).
+    pub marketplace_active: Trigger,
+    /// Href form of the event page's marketplace link.
+    pub link_style: LinkStyle,
+    /// How a lost buy is reported.
+    pub lost_style: LostStyle,
+    /// Listings, in the order the page shows them when no `sort` is given.
+    pub listings: Vec<ScriptedListing>,
+    /// `(n, response)`: the n-th marketplace GET (1-based, all sessions)
+    /// gets `response` instead of the page.
+    pub marketplace_script: Vec<(u64, Scripted)>,
+    /// Before serving the n-th marketplace GET, forget every session. A
+    /// request carrying a forgotten session cookie to the marketplace then
+    /// gets a 302 to the event page, which issues fresh cookies.
+    pub session_reset_at_poll: Option<u64>,
+    /// The first buy POST that passes every CSRF check still gets a 403, and
+    /// the session's CSRF secret is rotated (new cookie on the 403), as if
+    /// the token had been rotated server-side. The client must fetch the
+    /// marketplace page again for a token that matches the new secret.
+    pub reject_first_buy_csrf: bool,
+}
+
+impl Scenario {
+    /// A plain, open marketplace: link and marketplace active from the
+    /// start, no listings, nothing scripted.
+    pub fn new(organizer: impl Into<String>, event: impl Into<String>) -> Self {
+        Scenario {
+            organizer: organizer.into(),
+            event: event.into(),
+            event_name: "Example Event".to_owned(),
+            marketplace_link: Trigger::Immediately,
+            marketplace_active: Trigger::Immediately,
+            link_style: LinkStyle::default(),
+            lost_style: LostStyle::default(),
+            listings: Vec::new(),
+            marketplace_script: Vec::new(),
+            session_reset_at_poll: None,
+            reject_first_buy_csrf: false,
+        }
+    }
+
+    /// What `pretix-race demo` shows: `/demo/festival/`, an empty
+    /// marketplace for three seconds, then two listings at once. The first
+    /// on the page (`Ticket – Type B`, 220.00 EUR) is snapped up by a
+    /// competitor as soon as it is shown, so the racer sees a lost race; the
+    /// second (`Ticket – Type A`, 190.00 EUR) can be won.
+    pub fn demo() -> Self {
+        let appears = Trigger::AfterDelay(Duration::from_secs(3));
+        Scenario {
+            listings: vec![
+                ScriptedListing {
+                    appears: appears.clone(),
+                    taken_by_competitor: true,
+                    ..ScriptedListing::new("d3m0b5n8r2t6v0y3", "Ticket – Type B", "220.00")
+                },
+                ScriptedListing {
+                    appears,
+                    ..ScriptedListing::new("d3m0a7k2p9x4q1w8", "Ticket – Type A", "190.00")
+                },
+            ],
+            ..Scenario::new("demo", "festival")
+        }
+    }
+
+    /// The scripted response for the n-th marketplace GET, if any.
+    pub(crate) fn scripted_for_poll(&self, n: u64) -> Option<&Scripted> {
+        self.marketplace_script
+            .iter()
+            .find(|(at, _)| *at == n)
+            .map(|(_, s)| s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_polls_counts_requests_served_before_this_one() {
+        let t = Trigger::AfterPolls(2);
+        assert!(!t.fired(0, Duration::ZERO));
+        assert!(!t.fired(1, Duration::ZERO));
+        assert!(t.fired(2, Duration::ZERO));
+        assert!(Trigger::AfterPolls(0).fired(0, Duration::ZERO));
+    }
+
+    #[test]
+    fn delay_and_fixed_triggers() {
+        let t = Trigger::AfterDelay(Duration::from_secs(3));
+        assert!(!t.fired(100, Duration::from_millis(2999)));
+        assert!(t.fired(0, Duration::from_secs(3)));
+        assert!(Trigger::Immediately.fired(0, Duration::ZERO));
+        assert!(!Trigger::Never.fired(u64::MAX, Duration::MAX));
+    }
+
+    #[test]
+    fn scripted_lookup_is_by_poll_number() {
+        let s = Scenario {
+            marketplace_script: vec![(2, Scripted::TooManyRequests)],
+            ..Scenario::new("o", "e")
+        };
+        assert_eq!(s.scripted_for_poll(1), None);
+        assert_eq!(s.scripted_for_poll(2), Some(&Scripted::TooManyRequests));
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Run every check and test pretix-race has, installing what is missing first.
+#
+#   scripts/test-all.sh
+#
+# Safe to run again: each install step is skipped when already done. This is
+# the README's test command, and what CI (.ci/run) calls.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo not found: install Rust from https://rustup.rs first" >&2
+  exit 1
+fi
+if command -v rustup >/dev/null 2>&1; then
+  for c in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+  done
+fi
+cargo --version
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+# Two cores: keep the test threads to what the machine has.
+cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-2}"
