@@ -51,6 +51,19 @@ pub fn write_private(dir: &Path, name: &str, contents: &str) -> io::Result<PathB
     Ok(path)
 }
 
+/// Open `dir/name` for appending (a log), private like every file here.
+pub fn open_private_append(dir: &Path, name: &str) -> io::Result<fs::File> {
+    ensure_dir(dir)?;
+    let mut opts = OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(dir.join(name))
+}
+
 fn stamp() -> String {
     Local::now().format("%Y%m%d_%H%M%S").to_string()
 }

@@ -6,25 +6,60 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use pretix_race::cli::{Cli, Command, LogFormat};
+use pretix_race::handoff::native;
 use pretix_race::runner::{self, Exit, Notify};
 use tokio_util::sync::CancellationToken;
+use tracing_subscriber::fmt::writer::MakeWriterExt;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    // Chrome starts a native-messaging host as `pretix-race chrome-extension://<id>/`
+    // (plus `--parent-window=…` on Windows): no clap, frames on stdin/stdout.
+    if let Some(origin) = std::env::args().nth(1).filter(|a| native::is_extension_origin(a)) {
+        init_host_logging();
+        let Some(runtime) = runtime() else {
+            return Exit::Failure.into();
+        };
+        let exit = runtime.block_on(native::serve(&origin, std::io::stdin(), std::io::stdout()));
+        runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+        return exit.into();
+    }
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let Some(runtime) = runtime() else {
+        return Exit::Failure.into();
+    };
+    runtime.block_on(run(cli)).into()
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
     {
-        Ok(rt) => rt,
+        Ok(rt) => Some(rt),
         Err(e) => {
             eprintln!("pretix-race: cannot start the async runtime: {e}");
-            return Exit::Failure.into();
+            None
         }
-    };
-    runtime.block_on(run(cli)).into()
+    }
+}
+
+/// Host mode logs to stderr (Chrome keeps it) and to a private log file in
+/// the data directory, never to stdout (that is the message channel).
+fn init_host_logging() {
+    let filter = EnvFilter::try_from_env("PRETIX_RACE_LOG").unwrap_or_else(|_| EnvFilter::new("pretix_race=info,warn"));
+    let dir = native::data_dir();
+    let file = pretix_race::artifacts::open_private_append(&dir, "pretix-race-host.log").ok();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_target(false);
+    match file {
+        Some(f) => builder.with_writer(std::io::stderr.and(std::sync::Arc::new(f))).init(),
+        None => builder.with_writer(std::io::stderr).init(),
+    }
 }
 
 async fn run(cli: Cli) -> Exit {

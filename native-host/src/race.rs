@@ -372,9 +372,6 @@ impl Race {
                         self.summary.listings_seen += 1;
                     }
                 }
-                if result.is_ok() {
-                    return Ok(result);
-                }
                 result
             }
             PageKind::Empty => Err(Next::Poll),

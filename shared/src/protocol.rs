@@ -11,6 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::cookies::Cookie;
 
+/// The name the host is registered under (`<name>.json` manifests).
+pub const HOST_NAME: &str = "com.pretix_race.host";
+
+/// The extension's fixed ID (from the `key` in its manifest).
+pub const EXTENSION_ID: &str = "ppeipcnflcdoiigdmpobdoeimfgompla";
+
 /// Bump when a message changes shape.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -100,8 +106,12 @@ pub enum ToHost {
     Hello,
     Start(StartRequest),
     Stop,
-    /// Send a fake win through the real handoff path.
-    TestHandoff,
+    /// Send a fake win through the real handoff path, with made-up cookies
+    /// for `url` (the shop's base URL; a demo shop when absent).
+    TestHandoff {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+    },
     /// The extension's answer to a [`FromHost::Handoff`].
     HandoffResult(HandoffResult),
 }

@@ -6,6 +6,7 @@
 //!   [`pretix_race_shared::protocol::Handoff`] message made here.
 
 pub mod headless;
+pub mod native;
 pub mod test;
 
 use pretix_race_shared::protocol::Handoff;

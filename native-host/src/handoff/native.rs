@@ -1,0 +1,434 @@
+//! Native-messaging host mode: the Chrome extension's engine room.
+//!
+//! Chrome starts `pretix-race chrome-extension://<id>/` (on Windows with an
+//! extra `--parent-window=…`) and speaks on stdin/stdout: each message is a
+//! native-endian `u32` length and that many bytes of JSON (framing by the
+//! `native_messaging` crate). stdout carries frames and nothing else: logs go
+//! to stderr and a log file.
+//!
+//! The loop: `Start` runs the race engine and streams `Status` at least once
+//! per poll; the moment a cart is verified, `Handoff` goes out (before debug
+//! files and notifications), and the extension's `HandoffResult` is logged.
+//! `Stop` cancels; stdin closing (the browser went away) stops cleanly.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use native_messaging::host::{decode_message_opt, send_json, NmError};
+use pretix_race_shared::protocol::{
+    decode, DecodeError, Envelope, FromHost, Handoff, LogLevel, RaceState, Status, ToHost, EXTENSION_ID,
+    MAX_BROWSER_MESSAGE,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::artifacts;
+use crate::cart::{CartOutcome, LostReason};
+use crate::config::Config;
+use crate::events::{Events, RaceEvent, WaitReason};
+use crate::handoff::{handoff_message, test::fake_handoff};
+use crate::race::{Race, RaceEnd, Summary};
+use crate::runner::Exit;
+use crate::session::Session;
+
+/// Is `arg` how Chrome names its caller (`chrome-extension://<id>/`)?
+pub fn is_extension_origin(arg: &str) -> bool {
+    arg.starts_with("chrome-extension://")
+}
+
+/// The callers we answer: our extension's fixed ID, plus any listed in
+/// `PRETIX_RACE_ALLOWED_ORIGINS` (comma-separated, for a self-built fork).
+pub fn allowed_origins() -> Vec<String> {
+    let mut v = vec![format!("chrome-extension://{EXTENSION_ID}/")];
+    if let Ok(extra) = std::env::var("PRETIX_RACE_ALLOWED_ORIGINS") {
+        v.extend(extra.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+    }
+    v
+}
+
+/// Where the host keeps its log and debug files: `PRETIX_RACE_HOME`, or the
+/// platform's data directory (`~/.local/share/pretix-race`, …).
+pub fn data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("PRETIX_RACE_HOME") {
+        return PathBuf::from(d);
+    }
+    dirs::data_local_dir()
+        .map(|d| d.join("pretix-race"))
+        .unwrap_or_else(|| std::env::temp_dir().join("pretix-race"))
+}
+
+/// What arrives from the browser.
+enum Inbound {
+    Message(Result<ToHost, DecodeError>),
+    /// The stream broke (bad frame, I/O error): nothing more can be read.
+    Broken(String),
+    /// stdin closed: the browser is gone.
+    Closed,
+}
+
+/// Serve the extension on `input`/`output` until it disconnects.
+pub async fn serve<R, W>(origin: &str, input: R, output: W) -> Exit
+where
+    R: Read + Send + 'static,
+    W: Write + Send + 'static,
+{
+    if !allowed_origins().iter().any(|o| o == origin) {
+        tracing::error!("refusing caller {origin}: not the pretix-race extension");
+        return Exit::Usage;
+    }
+    tracing::info!("native-messaging host started for {origin}");
+    let inbound = spawn_reader(input);
+    let outbound = spawn_writer(output);
+    Host::new(outbound).run(inbound).await
+}
+
+/// Frames from `input`, on a thread of its own (stdin blocks).
+fn spawn_reader<R: Read + Send + 'static>(mut input: R) -> mpsc::UnboundedReceiver<Inbound> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::spawn(move || loop {
+        let item = match decode_message_opt(&mut input, MAX_BROWSER_MESSAGE) {
+            Ok(Some(json)) => Inbound::Message(decode::<ToHost>(json.as_bytes())),
+            Ok(None) => Inbound::Closed,
+            Err(NmError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Inbound::Closed,
+            Err(e) => Inbound::Broken(e.to_string()),
+        };
+        let last = !matches!(item, Inbound::Message(_));
+        if tx.send(item).is_err() || last {
+            return;
+        }
+    });
+    rx
+}
+
+/// A writer thread: every [`FromHost`] becomes one frame on `output`.
+fn spawn_writer<W: Write + Send + 'static>(mut output: W) -> mpsc::UnboundedSender<FromHost> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<FromHost>();
+    std::thread::spawn(move || {
+        while let Some(msg) = rx.blocking_recv() {
+            if let Err(e) = send_json(&mut output, &Envelope::new(&msg)) {
+                tracing::error!("cannot write to the browser: {e}");
+                if matches!(e, NmError::Io(_)) {
+                    return;
+                }
+            }
+        }
+    });
+    tx
+}
+
+struct Host {
+    out: mpsc::UnboundedSender<FromHost>,
+    status: Status,
+    race: Option<(CancellationToken, tokio::task::JoinHandle<RaceEnd>)>,
+    events: Option<mpsc::UnboundedReceiver<RaceEvent>>,
+    /// Settings of the current race, for the files after a win.
+    cfg: Option<Config>,
+}
+
+impl Host {
+    fn new(out: mpsc::UnboundedSender<FromHost>) -> Host {
+        Host {
+            out,
+            status: Status {
+                state: RaceState::Idle,
+                polls: 0,
+                last_poll_ms: None,
+                listings_seen: 0,
+                backoff_until: None,
+                last_error: None,
+            },
+            race: None,
+            events: None,
+            cfg: None,
+        }
+    }
+
+    fn send(&self, msg: FromHost) {
+        let _ = self.out.send(msg);
+    }
+
+    fn log(&self, level: LogLevel, message: impl Into<String>) {
+        let message = message.into();
+        match level {
+            LogLevel::Info => tracing::info!("{message}"),
+            LogLevel::Warn => tracing::warn!("{message}"),
+            LogLevel::Error => tracing::error!("{message}"),
+        }
+        self.send(FromHost::Log { level, message });
+    }
+
+    fn push_status(&self) {
+        self.send(FromHost::Status(self.status.clone()));
+    }
+
+    async fn run(mut self, mut inbound: mpsc::UnboundedReceiver<Inbound>) -> Exit {
+        loop {
+            tokio::select! {
+                msg = inbound.recv() => match msg {
+                    Some(Inbound::Message(Ok(m))) => self.handle(m),
+                    Some(Inbound::Message(Err(e))) => {
+                        tracing::warn!("unusable message from the extension: {e}");
+                        self.send(FromHost::Error { message: e.to_string() });
+                    }
+                    Some(Inbound::Broken(e)) => {
+                        tracing::error!("native-messaging stream broken: {e}");
+                        self.stop().await;
+                        return Exit::Failure;
+                    }
+                    Some(Inbound::Closed) | None => {
+                        tracing::info!("the browser closed the connection; stopping");
+                        self.stop().await;
+                        return Exit::Won;
+                    }
+                },
+                Some(ev) = recv(&mut self.events) => self.on_event(ev),
+                end = join(&mut self.race) => self.on_end(end),
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: ToHost) {
+        match msg {
+            ToHost::Hello => self.send(FromHost::Hello {
+                host_version: env!("CARGO_PKG_VERSION").to_string(),
+            }),
+            ToHost::Start(req) => {
+                if self.race.is_some() {
+                    self.send(FromHost::Error {
+                        message: "a race is already running; stop it first".into(),
+                    });
+                    return;
+                }
+                match Config::from_start(&req) {
+                    Ok(mut cfg) => {
+                        cfg.live_responses = data_dir().join("live-responses");
+                        self.start(cfg);
+                    }
+                    Err(e) => {
+                        self.status.state = RaceState::Failed;
+                        self.status.last_error = Some(e.to_string());
+                        self.push_status();
+                    }
+                }
+            }
+            ToHost::Stop => {
+                if let Some((cancel, _)) = &self.race {
+                    cancel.cancel();
+                } else {
+                    self.status.state = RaceState::Stopped;
+                    self.push_status();
+                }
+            }
+            ToHost::TestHandoff { url } => {
+                let site = url
+                    .as_deref()
+                    .and_then(|u| Url::parse(u).ok())
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .unwrap_or_else(|| Url::parse("https://127.0.0.1/").expect("valid URL"));
+                self.log(LogLevel::Info, format!("test handoff for {site}"));
+                self.send(FromHost::Handoff(fake_handoff(&site)));
+            }
+            ToHost::HandoffResult(r) => {
+                if r.ok {
+                    self.log(LogLevel::Info, "the browser took over the cart");
+                } else {
+                    self.log(
+                        LogLevel::Error,
+                        format!(
+                            "the browser could not take over the cart: {}",
+                            r.error.unwrap_or_default()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn start(&mut self, cfg: Config) {
+        let session = match Session::new(&cfg) {
+            Ok(s) => s,
+            Err(e) => {
+                self.status.state = RaceState::Failed;
+                self.status.last_error = Some(e.to_string());
+                self.push_status();
+                return;
+            }
+        };
+        self.status = Status {
+            state: RaceState::Discovering,
+            polls: 0,
+            last_poll_ms: None,
+            listings_seen: 0,
+            backoff_until: None,
+            last_error: None,
+        };
+        self.push_status();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
+        let race = Race::new(cfg.clone(), session).events(Events::new(tx)).cancel_token(cancel.clone());
+        self.race = Some((cancel, tokio::spawn(race.run())));
+        self.events = Some(rx);
+        self.cfg = Some(cfg);
+    }
+
+    fn on_event(&mut self, ev: RaceEvent) {
+        crate::report::log(&ev);
+        let s = &mut self.status;
+        match &ev {
+            RaceEvent::Discovering { .. } => s.state = RaceState::Discovering,
+            RaceEvent::MarketplaceFound { .. } => s.state = RaceState::Polling,
+            RaceEvent::Polled {
+                poll,
+                latency,
+                listings,
+                page,
+                ..
+            } => {
+                s.polls = *poll;
+                s.last_poll_ms = Some(latency.as_millis() as u64);
+                s.backoff_until = None;
+                if *page != "inactive" {
+                    s.state = RaceState::Polling;
+                }
+                let _ = listings;
+            }
+            RaceEvent::MarketplaceInactive => s.state = RaceState::MarketplaceInactive,
+            RaceEvent::Waiting { reason, duration } => match reason {
+                WaitReason::Interval => {}
+                WaitReason::MarketplaceMissing => s.state = RaceState::WaitingForMarketplace,
+                _ => {
+                    s.state = RaceState::BackingOff;
+                    s.backoff_until = Some(unix_ms() + duration.as_millis() as i64);
+                }
+            },
+            RaceEvent::SessionLost { reason } => s.last_error = Some(format!("session lost: {reason}")),
+            RaceEvent::UnknownPage { url, status, .. } => {
+                s.last_error = Some(format!("unexpected page from {url} (HTTP {status})"))
+            }
+            RaceEvent::Detected { listing, .. } => {
+                s.listings_seen += 1;
+                let msg = format!("dry run: {} for {} is available", listing.ticket_type, listing.price_text);
+                self.send(FromHost::Log {
+                    level: LogLevel::Info,
+                    message: msg,
+                });
+            }
+            RaceEvent::CartAttempt { listing, outcome, .. } => {
+                s.listings_seen += 1;
+                let what = format!("{} ({})", listing.ticket_type, listing.price_text);
+                let (level, msg) = match outcome {
+                    CartOutcome::Won { .. } => {
+                        s.state = RaceState::Carting;
+                        (LogLevel::Info, format!("{what} is in the cart"))
+                    }
+                    CartOutcome::Lost(LostReason::TicketUnavailable | LostReason::BackToMarketplace | LostReason::Gone) => {
+                        (LogLevel::Info, format!("lost the race for {what}: someone else was faster"))
+                    }
+                    other => (LogLevel::Warn, format!("{what}: {other:?}")),
+                };
+                self.send(FromHost::Log { level, message: msg });
+            }
+            RaceEvent::Problem { message } => s.last_error = Some(message.clone()),
+        }
+        self.push_status();
+    }
+
+    fn on_end(&mut self, end: Result<RaceEnd, tokio::task::JoinError>) {
+        self.race = None;
+        let cfg = self.cfg.take();
+        // Events still queued tell the popup how it went.
+        if let Some(mut rx) = self.events.take() {
+            while let Ok(ev) = rx.try_recv() {
+                self.on_event(ev);
+            }
+        }
+        match end {
+            Ok(RaceEnd::Won(win, summary)) => {
+                // The handoff first: the browser needs it now.
+                let msg: Handoff = handoff_message(&win);
+                self.send(FromHost::Handoff(msg.clone()));
+                self.status.state = RaceState::Won;
+                self.push_status();
+                if let Some(cfg) = cfg {
+                    if let Err(e) = artifacts::save_cookies(&cfg.live_responses, &msg.cookies, &win.checkout_url, &msg.cookie_script) {
+                        tracing::warn!("could not save cookies: {e}");
+                    }
+                    if let Err(e) = artifacts::save_transcript(&cfg.live_responses, &win.transcript) {
+                        tracing::warn!("could not save the cart transcript: {e}");
+                    }
+                }
+                // The deliberate exception to "never log cookies": the
+                // fallback script, so a user can always recover the cart.
+                tracing::info!("fallback script: {}", msg.cookie_script);
+                self.summary(&summary, "won");
+            }
+            Ok(RaceEnd::Stopped(summary)) => {
+                self.status.state = RaceState::Stopped;
+                self.push_status();
+                self.summary(&summary, "stopped");
+            }
+            Ok(RaceEnd::MarketplaceNotFound { event_url }) => {
+                self.status.state = RaceState::Failed;
+                self.status.last_error = Some(format!(
+                    "no marketplace link on {event_url}; set \"wait for the marketplace\" to keep checking"
+                ));
+                self.push_status();
+            }
+            Ok(RaceEnd::EventNotFound { event_url, status }) => {
+                self.status.state = RaceState::Failed;
+                self.status.last_error = Some(format!("{event_url} answered HTTP {status}: check the shop URL and event"));
+                self.push_status();
+            }
+            Err(e) => {
+                self.status.state = RaceState::Failed;
+                self.status.last_error = Some(format!("the race stopped unexpectedly: {e}"));
+                self.push_status();
+            }
+        }
+    }
+
+    fn summary(&self, s: &Summary, how: &str) {
+        self.log(
+            LogLevel::Info,
+            format!(
+                "{how} after {} poll(s), {} listing(s) seen, {} lost, {:.1} s",
+                s.polls,
+                s.listings_seen,
+                s.carts_lost,
+                s.elapsed.as_secs_f64()
+            ),
+        );
+    }
+
+    async fn stop(&mut self) {
+        if let Some((cancel, handle)) = self.race.take() {
+            cancel.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(15), handle).await;
+        }
+    }
+}
+
+async fn recv(rx: &mut Option<mpsc::UnboundedReceiver<RaceEvent>>) -> Option<RaceEvent> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn join(
+    race: &mut Option<(CancellationToken, tokio::task::JoinHandle<RaceEnd>)>,
+) -> Result<RaceEnd, tokio::task::JoinError> {
+    match race {
+        Some((_, handle)) => handle.await,
+        None => std::future::pending().await,
+    }
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
