@@ -193,13 +193,9 @@ async fn waits_for_a_marketplace_link_that_appears_later() {
     shop.cfg.poll_inactive_marketplace = Some(Duration::from_secs(60));
     let run = race(&shop.cfg).await;
     assert!(run.won().verified);
-    let missing: Vec<_> = run
-        .waits()
-        .into_iter()
-        .filter(|(r, _)| *r == WaitReason::MarketplaceMissing)
-        .collect();
+    let missing: Vec<_> = run.waits_for(WaitReason::MarketplaceMissing);
     assert_eq!(missing.len(), 3);
-    for (_, d) in missing {
+    for d in missing {
         assert!(
             d >= Duration::from_secs(48) && d <= Duration::from_secs(72),
             "{d:?}"
@@ -318,10 +314,9 @@ async fn rate_limits_back_off_30_60_120_240_300_and_reset() {
     let run = race(&shop.cfg).await;
     assert!(run.won().verified);
     let backoffs: Vec<u64> = run
-        .waits()
-        .into_iter()
-        .filter(|(r, _)| *r == WaitReason::RateLimited)
-        .map(|(_, d)| d.as_secs())
+        .waits_for(WaitReason::RateLimited)
+        .iter()
+        .map(Duration::as_secs)
         .collect();
     assert_eq!(backoffs, [30, 60, 120, 240, 300, 300, 30]);
 }
@@ -346,12 +341,7 @@ async fn conflict_waits_as_retry_after_says() {
     .await;
     let run = race(&shop.cfg).await;
     assert!(run.won().verified);
-    let told: Vec<Duration> = run
-        .waits()
-        .into_iter()
-        .filter(|(r, _)| *r == WaitReason::RetryAfter)
-        .map(|(_, d)| d)
-        .collect();
+    let told: Vec<Duration> = run.waits_for(WaitReason::RetryAfter);
     assert_eq!(told.len(), 2);
     assert_eq!(told[0], Duration::from_secs(7));
     assert!(
@@ -372,10 +362,9 @@ async fn server_errors_back_off_and_never_exit() {
     let run = race(&shop.cfg).await;
     assert!(run.won().verified);
     let backoffs: Vec<u64> = run
-        .waits()
-        .into_iter()
-        .filter(|(r, _)| *r == WaitReason::ServerError)
-        .map(|(_, d)| d.as_secs())
+        .waits_for(WaitReason::ServerError)
+        .iter()
+        .map(Duration::as_secs)
         .collect();
     assert_eq!(backoffs, [30, 60]);
 }

@@ -16,7 +16,11 @@ use pretix_race::session::Session;
 use pretix_race::sim::{Scenario, ScriptedListing, SimServer};
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/../sample-responses/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read_to_string(format!(
+        "{}/../sample-responses/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn stats(mut v: Vec<Duration>) -> (Duration, Duration) {
@@ -38,7 +42,11 @@ fn time<F: FnMut()>(runs: usize, mut f: F) -> (Duration, Duration) {
 }
 
 fn main() {
-    for page in ["sample_ticket_type_a.html", "sample_several_listings.html", "sample_markup_drift.html"] {
+    for page in [
+        "sample_ticket_type_a.html",
+        "sample_several_listings.html",
+        "sample_markup_drift.html",
+    ] {
         let html = fixture(page);
         let (fast, fast90) = time(2000, || {
             black_box(parse::fast::listings(black_box(&html)));
@@ -55,7 +63,11 @@ fn main() {
         );
     }
 
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         const N: usize = 200;
         let listings: Vec<ScriptedListing> = (0..N)

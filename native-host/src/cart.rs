@@ -229,11 +229,8 @@ pub async fn verify_checkout(
             Err(e) => {
                 // The shop did send us to checkout: the cart is very likely
                 // ours. Hand it over unverified rather than drop it.
-                return (
-                    unverified(start, Some(e.to_string())),
-                    Some(url.to_string()),
-                    String::new(),
-                );
+                tracing::warn!("checkout could not be opened: {e}");
+                return (unverified(start), Some(url.to_string()), String::new());
             }
         };
         if resp.status().is_redirection() {
@@ -287,25 +284,14 @@ pub async fn verify_checkout(
                 body,
             );
         }
-        return (
-            unverified(
-                start,
-                Some(format!(
-                    "checkout answered HTTP {status} without checkout markers"
-                )),
-            ),
-            Some(url.to_string()),
-            body,
-        );
+        tracing::warn!("checkout answered HTTP {status} without checkout markers");
+        return (unverified(start), Some(url.to_string()), body);
     }
-    (
-        unverified(start, Some("too many checkout redirects".into())),
-        Some(url.to_string()),
-        String::new(),
-    )
+    tracing::warn!("too many checkout redirects");
+    (unverified(start), Some(url.to_string()), String::new())
 }
 
-fn unverified(url: Url, _why: Option<String>) -> CartOutcome {
+fn unverified(url: Url) -> CartOutcome {
     CartOutcome::Won {
         checkout_url: url,
         verified: false,

@@ -16,6 +16,19 @@ use crate::config::Config;
 use crate::runner::{self, Exit, Notify};
 use crate::sim::{Scenario, SimServer};
 
+/// The demo shop, and its event slug (`organizer/event`).
+async fn start_shop() -> Option<(SimServer, String)> {
+    let scenario = Scenario::demo();
+    let event = format!("{}/{}", scenario.organizer, scenario.event);
+    match SimServer::start(scenario).await {
+        Ok(s) => Some((s, event)),
+        Err(e) => {
+            tracing::error!("could not start the demo marketplace: {e}");
+            None
+        }
+    }
+}
+
 /// Race the demo shop.
 pub async fn run(
     interval: f64,
@@ -23,14 +36,8 @@ pub async fn run(
     cancel: CancellationToken,
     out: &mut (dyn Write + Send),
 ) -> Exit {
-    let scenario = Scenario::demo();
-    let event = format!("{}/{}", scenario.organizer, scenario.event);
-    let sim = match SimServer::start(scenario).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("could not start the demo marketplace: {e}");
-            return Exit::Failure;
-        }
+    let Some((sim, event)) = start_shop().await else {
+        return Exit::Failure;
     };
     tracing::info!(
         "demo marketplace running at {} (HTTPS, HTTP/2, self-signed certificate); a ticket will be listed in a few seconds",
@@ -58,14 +65,8 @@ pub async fn serve(
     cancel: CancellationToken,
     out: &mut (dyn Write + Send),
 ) -> Exit {
-    let scenario = Scenario::demo();
-    let event = format!("{}/{}", scenario.organizer, scenario.event);
-    let sim = match SimServer::start(scenario).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("could not start the demo marketplace: {e}");
-            return Exit::Failure;
-        }
+    let Some((sim, event)) = start_shop().await else {
+        return Exit::Failure;
     };
     let cert = match artifacts::write_private(live_responses, "demo-ca.pem", sim.cert_pem()) {
         Ok(p) => p,

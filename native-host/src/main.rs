@@ -15,7 +15,10 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     // Chrome starts a native-messaging host as `pretix-race chrome-extension://<id>/`
     // (plus `--parent-window=…` on Windows): no clap, frames on stdin/stdout.
-    if let Some(origin) = std::env::args().nth(1).filter(|a| native::is_extension_origin(a)) {
+    if let Some(origin) = std::env::args()
+        .nth(1)
+        .filter(|a| native::is_extension_origin(a))
+    {
         init_host_logging();
         let Some(runtime) = runtime() else {
             return Exit::Failure.into();
@@ -49,7 +52,8 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 /// Host mode logs to stderr (Chrome keeps it) and to a private log file in
 /// the data directory, never to stdout (that is the message channel).
 fn init_host_logging() {
-    let filter = EnvFilter::try_from_env("PRETIX_RACE_LOG").unwrap_or_else(|_| EnvFilter::new("pretix_race=info,warn"));
+    let filter = EnvFilter::try_from_env("PRETIX_RACE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("pretix_race=info,warn"));
     let dir = native::data_dir();
     let file = pretix_race::artifacts::open_private_append(&dir, "pretix-race-host.log").ok();
     let builder = tracing_subscriber::fmt()
@@ -57,7 +61,9 @@ fn init_host_logging() {
         .with_ansi(false)
         .with_target(false);
     match file {
-        Some(f) => builder.with_writer(std::io::stderr.and(std::sync::Arc::new(f))).init(),
+        Some(f) => builder
+            .with_writer(std::io::stderr.and(std::sync::Arc::new(f)))
+            .init(),
         None => builder.with_writer(std::io::stderr).init(),
     }
 }

@@ -152,6 +152,23 @@ fn sim(scenario: Scenario) -> (tokio::runtime::Runtime, SimServer) {
     (rt, server)
 }
 
+/// A shop without a marketplace link, and a temp dir holding its cert.
+fn linkless_shop() -> (
+    tokio::runtime::Runtime,
+    SimServer,
+    tempfile::TempDir,
+    std::path::PathBuf,
+) {
+    let (rt, shop) = sim(Scenario {
+        marketplace_link: Trigger::Never,
+        ..Scenario::new("org", "fest")
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let pem = tmp.path().join("shop.pem");
+    std::fs::write(&pem, shop.cert_pem()).unwrap();
+    (rt, shop, tmp, pem)
+}
+
 #[test]
 fn headless_race_against_a_local_shop_with_ca_cert_and_ssl_cert_file() {
     let tmp = tempfile::tempdir().unwrap();
@@ -209,13 +226,7 @@ fn headless_race_against_a_local_shop_with_ca_cert_and_ssl_cert_file() {
 
 #[test]
 fn no_marketplace_exits_3_and_suggests_the_flag() {
-    let (_rt, shop) = sim(Scenario {
-        marketplace_link: Trigger::Never,
-        ..Scenario::new("org", "fest")
-    });
-    let tmp = tempfile::tempdir().unwrap();
-    let pem = tmp.path().join("shop.pem");
-    std::fs::write(&pem, shop.cert_pem()).unwrap();
+    let (_rt, shop, _tmp, pem) = linkless_shop();
     let (code, _, err) = run(bin()
         .args([
             "--url",
@@ -231,13 +242,7 @@ fn no_marketplace_exits_3_and_suggests_the_flag() {
 
 #[test]
 fn json_logs_are_json() {
-    let (_rt, shop) = sim(Scenario {
-        marketplace_link: Trigger::Never,
-        ..Scenario::new("org", "fest")
-    });
-    let tmp = tempfile::tempdir().unwrap();
-    let pem = tmp.path().join("shop.pem");
-    std::fs::write(&pem, shop.cert_pem()).unwrap();
+    let (_rt, shop, _tmp, pem) = linkless_shop();
     let (code, _, err) = run(bin()
         .args([
             "--log-format",

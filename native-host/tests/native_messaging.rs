@@ -47,7 +47,9 @@ impl Host {
             let item = stdout
                 .read_exact(&mut buf)
                 .map_err(|e| e.to_string())
-                .and_then(|_| serde_json::from_slice(&buf).map_err(|e| format!("not JSON: {e}: {buf:?}")));
+                .and_then(|_| {
+                    serde_json::from_slice(&buf).map_err(|e| format!("not JSON: {e}: {buf:?}"))
+                });
             if tx.send(item).is_err() {
                 return;
             }
@@ -62,7 +64,9 @@ impl Host {
 
     fn send_raw(&mut self, bytes: &[u8]) {
         let stdin = self.stdin.as_mut().unwrap();
-        stdin.write_all(&(bytes.len() as u32).to_ne_bytes()).unwrap();
+        stdin
+            .write_all(&(bytes.len() as u32).to_ne_bytes())
+            .unwrap();
         stdin.write_all(bytes).unwrap();
         stdin.flush().unwrap();
     }
@@ -72,8 +76,15 @@ impl Host {
     }
 
     fn next(&self) -> Value {
-        let v = self.frames.recv_timeout(DEADLINE).expect("a frame before the deadline").expect("a valid frame");
-        assert_eq!(v["v"], PROTOCOL_VERSION, "every frame carries the version: {v}");
+        let v = self
+            .frames
+            .recv_timeout(DEADLINE)
+            .expect("a frame before the deadline")
+            .expect("a valid frame");
+        assert_eq!(
+            v["v"], PROTOCOL_VERSION,
+            "every frame carries the version: {v}"
+        );
         v
     }
 
@@ -153,7 +164,10 @@ fn broken_messages_get_errors_not_crashes() {
     host.send(json!({"v": 99, "type": "hello"}));
     let e = host.next();
     assert_eq!(e["type"], "error");
-    assert!(e["message"].as_str().unwrap().contains("version mismatch"), "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("version mismatch"),
+        "{e}"
+    );
     host.send(json!({"v": PROTOCOL_VERSION, "type": "start", "url": "nope", "event": "e", "interval_secs": 15}));
     let s = host.next();
     assert_eq!(s["type"], "status");
@@ -163,14 +177,22 @@ fn broken_messages_get_errors_not_crashes() {
     host.send(json!({"v": PROTOCOL_VERSION, "type": "hello"}));
     assert_eq!(host.next()["type"], "hello");
     // an absurd frame length ends the stream without a panic
-    host.stdin.as_mut().unwrap().write_all(&u32::MAX.to_ne_bytes()).unwrap();
+    host.stdin
+        .as_mut()
+        .unwrap()
+        .write_all(&u32::MAX.to_ne_bytes())
+        .unwrap();
     host.stdin.as_mut().unwrap().flush().unwrap();
     assert_eq!(host.close_and_wait(), 1);
 }
 
 #[test]
 fn race_streams_status_then_hands_off_the_verified_cart() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let shop = rt
         .block_on(SimServer::start(Scenario {
             listings: vec![ScriptedListing {
@@ -191,16 +213,26 @@ fn race_streams_status_then_hands_off_the_verified_cart() {
     }));
     let frames = host.until("handoff");
     let statuses: Vec<&Value> = frames.iter().filter(|f| f["type"] == "status").collect();
-    let polls: Vec<u64> = statuses.iter().filter_map(|s| s["polls"].as_u64()).collect();
+    let polls: Vec<u64> = statuses
+        .iter()
+        .filter_map(|s| s["polls"].as_u64())
+        .collect();
     for n in 1..=3 {
         assert!(polls.contains(&n), "a status for poll {n}: {polls:?}");
     }
     assert!(statuses.iter().any(|s| s["last_poll_ms"].is_u64()));
     let handoff = frames.last().unwrap();
-    let post = shop.requests().into_iter().find(|r| r.method == "POST").unwrap();
+    let post = shop
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
     assert_eq!(handoff["ticket"], "Ticket – Type A");
     assert_eq!(handoff["price"], "190.00 EUR");
-    assert!(handoff["checkout_url"].as_str().unwrap().ends_with("/org/fest/checkout/questions/"));
+    assert!(handoff["checkout_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/org/fest/checkout/questions/"));
     let cookies = handoff["cookies"].as_array().unwrap();
     assert_eq!(cookies.len(), 3);
     for c in cookies {
@@ -211,19 +243,34 @@ fn race_streams_status_then_hands_off_the_verified_cart() {
             assert_eq!(c["same_site"], "none");
         }
     }
-    assert!(handoff["cookie_script"].as_str().unwrap().starts_with("(async () => {"));
+    assert!(handoff["cookie_script"]
+        .as_str()
+        .unwrap()
+        .starts_with("(async () => {"));
     let won = host.until("status");
     assert_eq!(won.last().unwrap()["state"], "won");
     host.send(json!({"v": PROTOCOL_VERSION, "type": "handoff_result", "ok": true}));
     let logs = host.until("log");
-    assert!(logs.last().unwrap()["message"].as_str().unwrap().contains("won after"), "{logs:?}");
+    assert!(
+        logs.last().unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .contains("won after"),
+        "{logs:?}"
+    );
     assert_eq!(host.close_and_wait(), 0);
 }
 
 #[test]
 fn stop_cancels_a_running_race_and_test_handoff_sends_a_fake_win() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let shop = rt.block_on(SimServer::start(Scenario::new("org", "fest"))).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let shop = rt
+        .block_on(SimServer::start(Scenario::new("org", "fest")))
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let pem = dir.path().join("ca.pem");
     std::fs::write(&pem, shop.cert_pem()).unwrap();
@@ -242,10 +289,15 @@ fn stop_cancels_a_running_race_and_test_handoff_sends_a_fake_win() {
             break;
         }
     }
-    host.send(json!({"v": PROTOCOL_VERSION, "type": "test_handoff", "url": "https://shop.example"}));
+    host.send(
+        json!({"v": PROTOCOL_VERSION, "type": "test_handoff", "url": "https://shop.example"}),
+    );
     let h = host.until("handoff");
     let h = h.last().unwrap();
-    assert_eq!(h["checkout_url"], "https://shop.example/event/checkout/questions/");
+    assert_eq!(
+        h["checkout_url"],
+        "https://shop.example/event/checkout/questions/"
+    );
     assert_eq!(h["cookies"].as_array().unwrap().len(), 3);
     assert_eq!(host.close_and_wait(), 0);
 }

@@ -69,6 +69,15 @@ impl Run {
             .collect()
     }
 
+    /// The waits for one reason, in order.
+    pub fn waits_for(&self, reason: WaitReason) -> Vec<Duration> {
+        self.waits()
+            .into_iter()
+            .filter(|(r, _)| *r == reason)
+            .map(|(_, d)| d)
+            .collect()
+    }
+
     pub fn won(&self) -> &pretix_race::race::Win {
         match &self.end {
             RaceEnd::Won(w, _) => w,

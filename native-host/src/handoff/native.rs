@@ -17,8 +17,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use native_messaging::host::{decode_message_opt, send_json, NmError};
 use pretix_race_shared::protocol::{
-    decode, DecodeError, Envelope, FromHost, Handoff, LogLevel, RaceState, Status, ToHost, EXTENSION_ID,
-    MAX_BROWSER_MESSAGE,
+    decode, DecodeError, Envelope, FromHost, Handoff, LogLevel, RaceState, Status, ToHost,
+    EXTENSION_ID, MAX_BROWSER_MESSAGE,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -43,7 +43,12 @@ pub fn is_extension_origin(arg: &str) -> bool {
 pub fn allowed_origins() -> Vec<String> {
     let mut v = vec![format!("chrome-extension://{EXTENSION_ID}/")];
     if let Ok(extra) = std::env::var("PRETIX_RACE_ALLOWED_ORIGINS") {
-        v.extend(extra.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+        v.extend(
+            extra
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+        );
     }
     v
 }
@@ -267,7 +272,9 @@ impl Host {
         self.push_status();
         let (tx, rx) = mpsc::unbounded_channel();
         let cancel = CancellationToken::new();
-        let race = Race::new(cfg.clone(), session).events(Events::new(tx)).cancel_token(cancel.clone());
+        let race = Race::new(cfg.clone(), session)
+            .events(Events::new(tx))
+            .cancel_token(cancel.clone());
         self.race = Some((cancel, tokio::spawn(race.run())));
         self.events = Some(rx);
         self.cfg = Some(cfg);
@@ -303,19 +310,26 @@ impl Host {
                     s.backoff_until = Some(unix_ms() + duration.as_millis() as i64);
                 }
             },
-            RaceEvent::SessionLost { reason } => s.last_error = Some(format!("session lost: {reason}")),
+            RaceEvent::SessionLost { reason } => {
+                s.last_error = Some(format!("session lost: {reason}"))
+            }
             RaceEvent::UnknownPage { url, status, .. } => {
                 s.last_error = Some(format!("unexpected page from {url} (HTTP {status})"))
             }
             RaceEvent::Detected { listing, .. } => {
                 s.listings_seen += 1;
-                let msg = format!("dry run: {} for {} is available", listing.ticket_type, listing.price_text);
+                let msg = format!(
+                    "dry run: {} for {} is available",
+                    listing.ticket_type, listing.price_text
+                );
                 self.send(FromHost::Log {
                     level: LogLevel::Info,
                     message: msg,
                 });
             }
-            RaceEvent::CartAttempt { listing, outcome, .. } => {
+            RaceEvent::CartAttempt {
+                listing, outcome, ..
+            } => {
                 s.listings_seen += 1;
                 let what = format!("{} ({})", listing.ticket_type, listing.price_text);
                 let (level, msg) = match outcome {
@@ -323,12 +337,20 @@ impl Host {
                         s.state = RaceState::Carting;
                         (LogLevel::Info, format!("{what} is in the cart"))
                     }
-                    CartOutcome::Lost(LostReason::TicketUnavailable | LostReason::BackToMarketplace | LostReason::Gone) => {
-                        (LogLevel::Info, format!("lost the race for {what}: someone else was faster"))
-                    }
+                    CartOutcome::Lost(
+                        LostReason::TicketUnavailable
+                        | LostReason::BackToMarketplace
+                        | LostReason::Gone,
+                    ) => (
+                        LogLevel::Info,
+                        format!("lost the race for {what}: someone else was faster"),
+                    ),
                     other => (LogLevel::Warn, format!("{what}: {other:?}")),
                 };
-                self.send(FromHost::Log { level, message: msg });
+                self.send(FromHost::Log {
+                    level,
+                    message: msg,
+                });
             }
             RaceEvent::Problem { message } => s.last_error = Some(message.clone()),
         }
@@ -352,10 +374,16 @@ impl Host {
                 self.status.state = RaceState::Won;
                 self.push_status();
                 if let Some(cfg) = cfg {
-                    if let Err(e) = artifacts::save_cookies(&cfg.live_responses, &msg.cookies, &win.checkout_url, &msg.cookie_script) {
+                    if let Err(e) = artifacts::save_cookies(
+                        &cfg.live_responses,
+                        &msg.cookies,
+                        &win.checkout_url,
+                        &msg.cookie_script,
+                    ) {
                         tracing::warn!("could not save cookies: {e}");
                     }
-                    if let Err(e) = artifacts::save_transcript(&cfg.live_responses, &win.transcript) {
+                    if let Err(e) = artifacts::save_transcript(&cfg.live_responses, &win.transcript)
+                    {
                         tracing::warn!("could not save the cart transcript: {e}");
                     }
                 }
@@ -378,7 +406,9 @@ impl Host {
             }
             Ok(RaceEnd::EventNotFound { event_url, status }) => {
                 self.status.state = RaceState::Failed;
-                self.status.last_error = Some(format!("{event_url} answered HTTP {status}: check the shop URL and event"));
+                self.status.last_error = Some(format!(
+                    "{event_url} answered HTTP {status}: check the shop URL and event"
+                ));
                 self.push_status();
             }
             Err(e) => {
