@@ -22,6 +22,19 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 cargo --version
 
+step "chromium (for the end-to-end browser test)"
+if [ -x /usr/lib/chromium/chromium ] || [ -n "${CHROMIUM:-}" ]; then
+  echo "present"
+else
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium
+fi
+
+step "extension (Rust -> WASM)"
+bash scripts/build-extension.sh
+
 step "format"
 cargo fmt --all -- --check
 
