@@ -558,3 +558,145 @@ async fn cancelling_stops_cleanly_with_a_summary() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn rate_limited_buy_is_not_a_loss_and_the_listing_is_tried_again() {
+    let shop = shop(Scenario {
+        buy_script: vec![(1, Scripted::TooManyRequests)],
+        listings: vec![listing("ppppppppppppppp1", "Ticket", "10.00")],
+        ..Scenario::new("org", "fest")
+    })
+    .await;
+    let run = race(&shop.cfg).await;
+    assert!(run.won().verified);
+    let outcomes = cart_outcomes(&run.events);
+    assert_eq!(
+        outcomes[0].1,
+        CartOutcome::RateLimited { retry_after: None }
+    );
+    assert!(matches!(
+        outcomes[1].1,
+        CartOutcome::Won { verified: true, .. }
+    ));
+    assert_eq!(
+        run.waits_for(WaitReason::RateLimited),
+        [Duration::from_secs(30)]
+    );
+    let posts = shop
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, 2, "one POST per poll, never hammered");
+}
+
+#[tokio::test]
+async fn server_error_on_buy_checks_the_cart_then_backs_off() {
+    let shop = shop(Scenario {
+        buy_script: vec![(1, Scripted::Unavailable)],
+        listings: vec![listing("qqqqqqqqqqqqqqq1", "Ticket", "10.00")],
+        ..Scenario::new("org", "fest")
+    })
+    .await;
+    let run = race(&shop.cfg).await;
+    assert!(run.won().verified);
+    assert_eq!(
+        cart_outcomes(&run.events)[0].1,
+        CartOutcome::ServerError { status: 503 }
+    );
+    assert_eq!(
+        run.waits_for(WaitReason::ServerError),
+        [Duration::from_secs(30)]
+    );
+    let reqs = shop.sim.requests();
+    let first_post = reqs.iter().position(|r| r.method == "POST").unwrap();
+    assert!(
+        reqs[first_post + 1].path.ends_with("/checkout/start"),
+        "the cart is checked right after the 503: {:?}",
+        reqs.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_lost_answer_after_the_shop_reserved_the_ticket_is_still_a_win() {
+    let shop = shop(Scenario {
+        buy_script: vec![(1, Scripted::GatewayTimeout)],
+        listings: vec![listing("rrrrrrrrrrrrrrr1", "Ticket – Type A", "190.00")],
+        ..Scenario::new("org", "fest")
+    })
+    .await;
+    let run = race(&shop.cfg).await;
+    let win = run.won();
+    assert!(win.verified);
+    assert!(win.checkout_url.path().ends_with("/checkout/questions/"));
+    let posts = shop
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, 1, "found in the cart, not bought twice");
+    assert_eq!(shop.sim.sold().len(), 1);
+    assert!(run.waits().is_empty());
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_reconnected_transparently() {
+    let shop = shop(Scenario {
+        marketplace_script: vec![(2, Scripted::DropConnection)],
+        listings: vec![later("sssssssssssssss1", "Ticket", "10.00", 3)],
+        ..Scenario::new("org", "fest")
+    })
+    .await;
+    let run = race(&shop.cfg).await;
+    assert!(run.won().verified);
+    // the dropped GET was retried at once on a new connection: no backoff,
+    // no problem reported, no rediscovery
+    assert!(
+        run.waits().iter().all(|(r, _)| *r == WaitReason::Interval),
+        "{:?}",
+        run.waits()
+    );
+    assert!(!run
+        .events
+        .iter()
+        .any(|e| matches!(e, RaceEvent::Problem { .. } | RaceEvent::SessionLost { .. })));
+    assert_eq!(
+        shop.sim.marketplace_polls(),
+        4,
+        "polls 1-4, the 2nd dropped and retried as the 3rd"
+    );
+}
+
+#[tokio::test]
+async fn unknown_pages_are_saved_privately_and_polling_goes_on() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut shop = shop(Scenario {
+        marketplace_script: vec![(2, Scripted::OddPage)],
+        listings: vec![later("ttttttttttttttt1", "Ticket", "10.00", 3)],
+        ..Scenario::new("org", "fest")
+    })
+    .await;
+    shop.cfg.live_responses = tmp.path().join("live");
+    let run = race(&shop.cfg).await;
+    assert!(run.won().verified);
+    let saved = run
+        .events
+        .iter()
+        .find_map(|e| match e {
+            RaceEvent::UnknownPage {
+                saved, status: 200, ..
+            } => saved.clone(),
+            _ => None,
+        })
+        .expect("the odd page was saved");
+    let body = std::fs::read_to_string(&saved).unwrap();
+    assert!(body.contains("We'll be right back"));
+    assert!(saved.contains("unknown_"), "{saved}");
+    assert_eq!(
+        std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}

@@ -485,33 +485,27 @@ impl Race {
                     };
                     return Ok(Err(Next::Backoff(reason, d)));
                 }
-                CartOutcome::ServerError { .. } => {
-                    return Ok(Err(Next::Backoff(
-                        WaitReason::ServerError,
-                        self.backoff.next_delay(),
-                    )))
-                }
                 CartOutcome::SessionLost { location } => {
                     return Ok(Err(Next::SessionLost(format!(
                         "buy POST redirected to {}",
                         location.unwrap_or_default()
                     ))))
                 }
-                CartOutcome::Uncertain { detail } => {
-                    // Maybe the POST went through and only the answer was
-                    // lost: look in the cart before moving on.
-                    let start = self
-                        .cfg
-                        .event_url()
-                        .join("checkout/start")
-                        .unwrap_or_else(|_| self.cfg.event_url());
-                    let (outcome, _, _) = cart::verify_checkout(&self.session, start, page).await;
-                    if let CartOutcome::Won {
-                        checkout_url,
-                        verified: true,
-                        expires_at,
-                    } = outcome
-                    {
+                CartOutcome::ServerError { .. } | CartOutcome::Uncertain { .. } => {
+                    // A 5xx or a lost answer can still mean the shop put the
+                    // ticket in our cart before things went wrong: look in
+                    // the cart before assuming anything.
+                    if let Some((checkout_url, expires_at)) = self.probe_cart(page).await {
+                        let found = CartOutcome::Won {
+                            checkout_url: checkout_url.clone(),
+                            verified: true,
+                            expires_at: expires_at.clone(),
+                        };
+                        self.events.send(RaceEvent::CartAttempt {
+                            listing: bought.clone(),
+                            outcome: found,
+                            latency: attempt.post_latency,
+                        });
                         return Ok(Ok(self.win(
                             bought,
                             page,
@@ -521,14 +515,32 @@ impl Race {
                             attempt,
                         )));
                     }
-                    self.events.send(RaceEvent::Problem {
-                        message: format!("{detail}; the cart is empty, moving on"),
-                    });
-                    self.done.insert(listing.form_action.clone());
+                    if let CartOutcome::Uncertain { detail } = &attempt.outcome {
+                        self.events.send(RaceEvent::Problem {
+                            message: format!("{detail}; the cart is empty, moving on"),
+                        });
+                        self.done.insert(listing.form_action.clone());
+                    } else {
+                        let d = self.backoff.next_delay();
+                        return Ok(Err(Next::Backoff(WaitReason::ServerError, d)));
+                    }
                 }
             }
         }
         Ok(Err(Next::Poll))
+    }
+
+    /// Is there a verified cart in our session? (`checkout/start` of the event.)
+    async fn probe_cart(&self, page: &Url) -> Option<(Url, Option<String>)> {
+        let start = self.cfg.event_url().join("checkout/start").ok()?;
+        match cart::verify_checkout(&self.session, start, page).await.0 {
+            CartOutcome::Won {
+                checkout_url,
+                verified: true,
+                expires_at,
+            } => Some((checkout_url, expires_at)),
+            _ => None,
+        }
     }
 
     /// Reload `page` and find `listing` on it again (with a fresh token).

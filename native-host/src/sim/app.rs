@@ -37,6 +37,8 @@ pub struct Shared {
     /// Bumped after every recorded request, so waiters wake up without
     /// polling.
     log_version: watch::Sender<usize>,
+    /// Bumped to make every open connection drop (see `Scripted::DropConnection`).
+    pub drops: watch::Sender<u64>,
 }
 
 /// Locks a mutex, ignoring poisoning: a panic elsewhere must not turn every
@@ -60,6 +62,7 @@ impl Shared {
             started: Instant::now(),
             log: Mutex::new(Vec::new()),
             log_version: watch::channel(0).0,
+            drops: watch::channel(0).0,
         }
     }
 
@@ -239,6 +242,22 @@ fn scripted_response(sh: &Shared, scripted: &Scripted) -> Response {
             pages::proxy_error_page("503 Service Temporarily Unavailable"),
         ),
         Scripted::RedirectToEvent => found(&sh.site.event_path),
+        Scripted::OddPage => html(
+            StatusCode::OK,
+            "<!DOCTYPE html><html><head><title>Maintenance</title></head>\n\
+             <body><h1>We'll be right back</h1><p>The shop is being updated.</p></body></html>\n"
+                .to_owned(),
+        ),
+        // Only the marketplace handler can hang up; elsewhere a dropped
+        // connection looks like a bad gateway.
+        Scripted::DropConnection => html(
+            StatusCode::BAD_GATEWAY,
+            pages::proxy_error_page("502 Bad Gateway"),
+        ),
+        Scripted::GatewayTimeout => html(
+            StatusCode::GATEWAY_TIMEOUT,
+            pages::proxy_error_page("504 Gateway Time-out"),
+        ),
     }
 }
 
@@ -252,10 +271,19 @@ async fn marketplace(
         return not_found().await;
     }
     let sc = &sh.scenario;
+    let n = {
+        let mut m = sh.market();
+        m.marketplace_gets += 1;
+        m.marketplace_gets
+    };
+    if sc.scripted_for_poll(n) == Some(&Scripted::DropConnection) {
+        // Every connection task hangs up, this request's included; it is
+        // never answered.
+        sh.drops.send_modify(|g| *g += 1);
+        return std::future::pending().await;
+    }
     let mut m = sh.market();
-    let served_before = m.marketplace_gets;
-    m.marketplace_gets += 1;
-    let n = m.marketplace_gets;
+    let served_before = n - 1;
 
     if sc.session_reset_at_poll == Some(n) {
         m.forget_all_sessions();
@@ -382,6 +410,17 @@ async fn buy(
         };
     }
 
+    m.buy_posts += 1;
+    let scripted = sc.scripted_for_buy(m.buy_posts).cloned();
+    let lost_answer = match scripted {
+        None => false,
+        Some(Scripted::GatewayTimeout) => true,
+        Some(other) => {
+            drop(m);
+            return scripted_response(&sh, &other);
+        }
+    };
+
     // Won. `check_token` passed, so the session exists.
     let key = session_key.unwrap_or_default().to_owned();
     m.sell(sc, i, &key);
@@ -402,6 +441,10 @@ async fn buy(
     let secret = session.csrf_secret.clone();
     drop(m);
     tracing::info!(listing = %id, "sim: ticket reserved");
+    if lost_answer {
+        // Reserved upstream, but the proxy gave up waiting for the answer.
+        return scripted_response(&sh, &Scripted::GatewayTimeout);
+    }
 
     let mut set = vec![
         cookies::set_csrf(&secret, now),

@@ -66,6 +66,8 @@ pub struct Market {
     pub event_gets: u64,
     /// Marketplace GETs so far (all sessions, including scripted answers).
     pub marketplace_gets: u64,
+    /// Buy POSTs that passed the checks and named an available listing.
+    pub buy_posts: u64,
     /// Every sale, in order.
     pub sales: Vec<Sale>,
     csrf_rejection_pending: bool,
@@ -80,6 +82,7 @@ impl Market {
             next_appearance: 0,
             event_gets: 0,
             marketplace_gets: 0,
+            buy_posts: 0,
             sales: Vec::new(),
             csrf_rejection_pending: scenario.reject_first_buy_csrf,
         }

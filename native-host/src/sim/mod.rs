@@ -86,6 +86,7 @@ impl SimServer {
             listener,
             TlsAcceptor::from(identity.config),
             app::router(shared.clone()),
+            shared.drops.clone(),
             cancel.clone(),
         ));
         tracing::info!(url = %shared.site.event_url(), "sim: marketplace simulator listening");
@@ -167,6 +168,7 @@ async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     app: axum::Router,
+    drops: tokio::sync::watch::Sender<u64>,
     cancel: CancellationToken,
 ) {
     loop {
@@ -182,6 +184,7 @@ async fn accept_loop(
                     tcp,
                     acceptor.clone(),
                     app.clone(),
+                    drops.subscribe(),
                     cancel.clone(),
                 ));
             }
@@ -198,6 +201,7 @@ async fn serve_connection(
     tcp: TcpStream,
     acceptor: TlsAcceptor,
     app: axum::Router,
+    mut drops: tokio::sync::watch::Receiver<u64>,
     cancel: CancellationToken,
 ) {
     let _ = tcp.set_nodelay(true);
@@ -227,6 +231,8 @@ async fn serve_connection(
         // `biased`: after shutdown, not one more request is served.
         biased;
         _ = cancel.cancelled() => {}
+        // Scripted hang-up: drop the connection without a word.
+        _ = drops.changed() => tracing::debug!("sim: dropping a connection"),
         result = connection => {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "sim: connection ended with an error");

@@ -138,6 +138,14 @@ pub enum Scripted {
     Unavailable,
     /// 302 to the event page.
     RedirectToEvent,
+    /// 200 with a page of a shape nobody expected (a maintenance notice).
+    OddPage,
+    /// The server drops every open connection (no response, no GOAWAY),
+    /// as a restarting front proxy or a NAT timeout would.
+    DropConnection,
+    /// 504 Gateway Timeout. On a buy POST the ticket has already been put
+    /// in the buyer's cart upstream; only the answer was lost on the way.
+    GatewayTimeout,
 }
 
 /// The whole script of one simulated marketplace.
@@ -173,6 +181,9 @@ pub struct Scenario {
     /// the token had been rotated server-side. The client must fetch the
     /// marketplace page again for a token that matches the new secret.
     pub reject_first_buy_csrf: bool,
+    /// `(n, response)`: the n-th buy POST that passes the CSRF checks and
+    /// names an available listing gets `response` instead (1-based).
+    pub buy_script: Vec<(u64, Scripted)>,
 }
 
 impl Scenario {
@@ -191,6 +202,7 @@ impl Scenario {
             marketplace_script: Vec::new(),
             session_reset_at_poll: None,
             reject_first_buy_csrf: false,
+            buy_script: Vec::new(),
         }
     }
 
@@ -215,6 +227,14 @@ impl Scenario {
             ],
             ..Scenario::new("demo", "festival")
         }
+    }
+
+    /// The scripted response for the n-th buy POST, if any.
+    pub(crate) fn scripted_for_buy(&self, n: u64) -> Option<&Scripted> {
+        self.buy_script
+            .iter()
+            .find(|(at, _)| *at == n)
+            .map(|(_, s)| s)
     }
 
     /// The scripted response for the n-th marketplace GET, if any.
