@@ -241,6 +241,41 @@ fn no_marketplace_exits_3_and_suggests_the_flag() {
 }
 
 #[test]
+fn imessage_off_macos_warns_once_at_start_up() {
+    let (_rt, shop, _tmp, pem) = linkless_shop();
+    let (code, _, err) = run(bin()
+        .args([
+            "--url",
+            &shop.base_url(),
+            "--event",
+            "org/fest",
+            "--imessage",
+            "+441234567890",
+            "--ca-cert",
+        ])
+        .arg(&pem));
+    assert_eq!(code, 3, "{err}");
+    let warnings = err
+        .lines()
+        .filter(|l| l.contains("--imessage needs macOS"))
+        .count();
+    if cfg!(target_os = "macos") {
+        assert_eq!(warnings, 0);
+    } else {
+        assert_eq!(warnings, 1, "{err}");
+        let first = err
+            .lines()
+            .position(|l| l.contains("--imessage needs macOS"))
+            .unwrap();
+        let opening = err
+            .lines()
+            .position(|l| l.contains("opening the event page"))
+            .unwrap();
+        assert!(first < opening, "the warning comes at start-up");
+    }
+}
+
+#[test]
 fn json_logs_are_json() {
     let (_rt, shop, _tmp, pem) = linkless_shop();
     let (code, _, err) = run(bin()
