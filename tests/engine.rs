@@ -201,12 +201,7 @@ async fn waits_for_a_marketplace_link_that_appears_later() {
             "{d:?}"
         );
     }
-    let event_gets = shop
-        .sim
-        .requests()
-        .iter()
-        .filter(|r| r.path == "/org/fest/")
-        .count();
+    let event_gets = shop.count(|r| r.path == "/org/fest/");
     assert_eq!(event_gets, 4);
 }
 
@@ -259,12 +254,7 @@ async fn lost_race_tries_the_next_listing_on_the_same_page() {
     assert_eq!(run.won().listing.ticket_type, "Ticket – Type A");
     // straight from one POST to the next: no poll, no wait in between
     assert!(run.waits().is_empty(), "{:?}", run.waits());
-    let polls = shop
-        .sim
-        .requests()
-        .iter()
-        .filter(|r| r.path.ends_with("/secondhand/"))
-        .count();
+    let polls = shop.count(|r| r.path.ends_with("/secondhand/"));
     assert_eq!(polls, 1);
 }
 
@@ -290,12 +280,7 @@ async fn lost_race_resumes_polling_until_the_next_listing() {
         assert_eq!(run.won().listing.ticket_type, "Ticket – Type A");
         assert!(run.waits().iter().all(|(r, _)| *r == WaitReason::Interval));
         assert_eq!(run.waits().len(), 3);
-        let posts = shop
-            .sim
-            .requests()
-            .iter()
-            .filter(|r| r.method == "POST")
-            .count();
+        let posts = shop.posts();
         assert_eq!(posts, 2);
     }
 }
@@ -582,12 +567,7 @@ async fn rate_limited_buy_is_not_a_loss_and_the_listing_is_tried_again() {
         run.waits_for(WaitReason::RateLimited),
         [Duration::from_secs(30)]
     );
-    let posts = shop
-        .sim
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .count();
+    let posts = shop.posts();
     assert_eq!(posts, 2, "one POST per poll, never hammered");
 }
 
@@ -630,12 +610,7 @@ async fn a_lost_answer_after_the_shop_reserved_the_ticket_is_still_a_win() {
     let win = run.won();
     assert!(win.verified);
     assert!(win.checkout_url.path().ends_with("/checkout/questions/"));
-    let posts = shop
-        .sim
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .count();
+    let posts = shop.posts();
     assert_eq!(posts, 1, "found in the cart, not bought twice");
     assert_eq!(shop.sim.sold().len(), 1);
     assert!(run.waits().is_empty());

@@ -116,6 +116,24 @@ impl Host {
     }
 }
 
+/// A simulator on its own runtime, and a host that trusts its certificate
+/// (through `SSL_CERT_FILE`, as Chrome would pass it on).
+fn shop_and_host(
+    scenario: Scenario,
+) -> (tokio::runtime::Runtime, SimServer, tempfile::TempDir, Host) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let shop = rt.block_on(SimServer::start(scenario)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("ca.pem");
+    std::fs::write(&pem, shop.cert_pem()).unwrap();
+    let host = Host::start(&origin(), &[("SSL_CERT_FILE", pem.to_str().unwrap())]);
+    (rt, shop, dir, host)
+}
+
 fn origin() -> String {
     format!("chrome-extension://{EXTENSION_ID}/")
 }
@@ -188,24 +206,13 @@ fn broken_messages_get_errors_not_crashes() {
 
 #[test]
 fn race_streams_status_then_hands_off_the_verified_cart() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let shop = rt
-        .block_on(SimServer::start(Scenario {
-            listings: vec![ScriptedListing {
-                appears: Trigger::AfterPolls(2),
-                ..ScriptedListing::new("nmwinner00000001", "Ticket – Type A", "190.00")
-            }],
-            ..Scenario::new("org", "fest")
-        }))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let pem = dir.path().join("ca.pem");
-    std::fs::write(&pem, shop.cert_pem()).unwrap();
-    let mut host = Host::start(&origin(), &[("SSL_CERT_FILE", pem.to_str().unwrap())]);
+    let (_rt, shop, _dir, mut host) = shop_and_host(Scenario {
+        listings: vec![ScriptedListing {
+            appears: Trigger::AfterPolls(2),
+            ..ScriptedListing::new("nmwinner00000001", "Ticket – Type A", "190.00")
+        }],
+        ..Scenario::new("org", "fest")
+    });
     host.send(json!({
         "v": PROTOCOL_VERSION, "type": "start",
         "url": shop.base_url(), "event": "org/fest", "interval_secs": 1.0,
@@ -263,18 +270,7 @@ fn race_streams_status_then_hands_off_the_verified_cart() {
 
 #[test]
 fn stop_cancels_a_running_race_and_test_handoff_sends_a_fake_win() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let shop = rt
-        .block_on(SimServer::start(Scenario::new("org", "fest")))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let pem = dir.path().join("ca.pem");
-    std::fs::write(&pem, shop.cert_pem()).unwrap();
-    let mut host = Host::start(&origin(), &[("SSL_CERT_FILE", pem.to_str().unwrap())]);
+    let (_rt, shop, _dir, mut host) = shop_and_host(Scenario::new("org", "fest"));
     host.send(json!({"v": PROTOCOL_VERSION, "type": "start", "url": shop.base_url(), "event": "org/fest", "interval_secs": 1.0}));
     loop {
         let f = host.next();

@@ -39,6 +39,18 @@ pub struct Shop {
     pub cfg: Config,
 }
 
+impl Shop {
+    /// How many requests the shop saw that match `pred`.
+    pub fn count(&self, pred: impl Fn(&pretix_race::sim::RecordedRequest) -> bool) -> usize {
+        self.sim.requests().iter().filter(|r| pred(r)).count()
+    }
+
+    /// How many buy POSTs the shop saw.
+    pub fn posts(&self) -> usize {
+        self.count(|r| r.method == "POST")
+    }
+}
+
 pub async fn shop(scenario: Scenario) -> Shop {
     let event = format!("{}/{}", scenario.organizer, scenario.event);
     let sim = SimServer::start(scenario).await.expect("simulator starts");
