@@ -103,16 +103,19 @@ impl Host {
 
     fn close_and_wait(mut self) -> i32 {
         drop(self.stdin.take());
-        for _ in 0..600 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
+        let mut child = self.child;
+        let pid = child.id();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait().map(|s| s.code().unwrap_or(-1)));
+        });
+        match rx.recv_timeout(DEADLINE) {
+            Ok(code) => code.unwrap(),
+            Err(_) => {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                panic!("host did not exit after stdin closed");
             }
-            // The exit has no event to await from std; bounded poll of the
-            // child, not a sleep standing in for synchronisation.
-            std::thread::sleep(Duration::from_millis(100));
         }
-        self.child.kill().unwrap();
-        panic!("host did not exit after stdin closed");
     }
 }
 
