@@ -675,3 +675,31 @@ async fn unknown_pages_are_saved_privately_and_polling_goes_on() {
         0o600
     );
 }
+
+#[tokio::test]
+async fn deleted_session_cookies_are_a_lost_session() {
+    let shop = shop(Scenario {
+        marketplace_script: vec![(2, Scripted::ClearCookies)],
+        listings: vec![later("uuuuuuuuuuuuuuu1", "Ticket", "10.00", 3)],
+        ..Scenario::new("org", "fest")
+    })
+    .await;
+    let run = race(&shop.cfg).await;
+    let win = run.won();
+    assert!(win.verified);
+    let lost: Vec<_> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RaceEvent::SessionLost { reason } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost, ["the shop deleted the session cookies"]);
+    assert_eq!(
+        shop.count(|r| r.path == "/org/fest/"),
+        2,
+        "discovered again"
+    );
+    assert_eq!(win.cookies.len(), 3, "a fresh session to hand over");
+}

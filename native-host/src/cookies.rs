@@ -45,6 +45,14 @@ impl Jar {
             .collect()
     }
 
+    /// Would any cookie go to `url`? (No copies made.)
+    pub fn has_any_for(&self, url: &Url) -> bool {
+        let now = unix_now();
+        self.read()
+            .iter()
+            .any(|c| !expired(c, now) && matches(c, url))
+    }
+
     /// The value of the cookie called `name`, if any.
     pub fn get(&self, name: &str) -> Option<String> {
         self.snapshot()

@@ -374,6 +374,11 @@ impl Race {
                 }
                 result
             }
+            // The shop deleted our cookies (a logout, a proxy restart): the
+            // session is gone even though the page looks normal.
+            _ if !self.session.jar().has_any_for(&page_url) => Err(Next::SessionLost(
+                "the shop deleted the session cookies".into(),
+            )),
             PageKind::Empty => Err(Next::Poll),
             PageKind::Inactive => {
                 self.events.send(RaceEvent::MarketplaceInactive);

@@ -248,6 +248,22 @@ fn scripted_response(sh: &Shared, scripted: &Scripted) -> Response {
              <body><h1>We'll be right back</h1><p>The shop is being updated.</p></body></html>\n"
                 .to_owned(),
         ),
+        Scripted::ClearCookies => with_cookies(
+            html(
+                StatusCode::OK,
+                pages::marketplace_page(
+                    &sh.site,
+                    &sh.site.marketplace_path(),
+                    &Filter {
+                        items: item_choices(&sh.scenario),
+                        selected_item: None,
+                        selected_sort: None,
+                    },
+                    &[],
+                ),
+            ),
+            cookies::delete_all(),
+        ),
         // Only the marketplace handler can hang up; elsewhere a dropped
         // connection looks like a bad gateway.
         Scripted::DropConnection => html(
@@ -289,6 +305,9 @@ async fn marketplace(
         m.forget_all_sessions();
     }
     if let Some(scripted) = sc.scripted_for_poll(n) {
+        if *scripted == Scripted::ClearCookies {
+            m.forget_all_sessions();
+        }
         return scripted_response(&sh, scripted);
     }
     let visit = match m.session_state(ctx.cookie(SESSION)) {

@@ -66,6 +66,18 @@ pub fn set_proxy(id: &str) -> String {
 /// All cookies of a request. HTTP/2 clients may split `Cookie` into several
 /// header fields (RFC 9113 §8.2.3), so every field is read; a name sent
 /// twice keeps its last value, as Python's cookie parser does.
+/// `Set-Cookie` values that delete all three session cookies (a logout, or
+/// a proxy that lost its state), as Django deletes a cookie: empty value,
+/// `Max-Age=0` and an expiry in the past.
+pub fn delete_all() -> Vec<String> {
+    [CSRF, SESSION, PROXY]
+        .iter()
+        .map(|name| {
+            format!("{name}=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; Secure")
+        })
+        .collect()
+}
+
 pub fn parse(headers: &HeaderMap) -> BTreeMap<String, String> {
     let mut jar = BTreeMap::new();
     for value in headers.get_all(axum::http::header::COOKIE) {

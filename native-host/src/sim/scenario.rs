@@ -140,6 +140,9 @@ pub enum Scripted {
     RedirectToEvent,
     /// 200 with a page of a shape nobody expected (a maintenance notice).
     OddPage,
+    /// 200 with the empty marketplace page, but every session cookie is
+    /// deleted (`Max-Age=0`), as after a logout; the session is forgotten.
+    ClearCookies,
     /// The server drops every open connection (no response, no GOAWAY),
     /// as a restarting front proxy or a NAT timeout would.
     DropConnection,
