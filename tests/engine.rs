@@ -703,3 +703,22 @@ async fn deleted_session_cookies_are_a_lost_session() {
     );
     assert_eq!(win.cookies.len(), 3, "a fresh session to hand over");
 }
+
+#[tokio::test]
+async fn falls_back_to_http1_when_the_shop_offers_no_http2() {
+    let shop = shop(Scenario {
+        http2: false,
+        listings: vec![later("vvvvvvvvvvvvvvv1", "Ticket", "10.00", 1)],
+        ..Scenario::new("org", "fest")
+    })
+    .await;
+    let run = race(&shop.cfg).await;
+    assert!(run.won().verified);
+    let reqs = shop.sim.requests();
+    assert!(!reqs.is_empty());
+    assert!(
+        reqs.iter().all(|r| r.version == "HTTP/1.1"),
+        "{:?}",
+        reqs.iter().map(|r| &r.version).collect::<Vec<_>>()
+    );
+}

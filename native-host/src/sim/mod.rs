@@ -77,7 +77,7 @@ impl SimServer {
     /// Generates a certificate, binds `127.0.0.1:0` and starts serving
     /// `scenario` in the background (on the current tokio runtime).
     pub async fn start(scenario: Scenario) -> std::io::Result<SimServer> {
-        let identity = tls::generate()?;
+        let identity = tls::generate(scenario.http2)?;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(app::Shared::new(scenario, addr.port()));

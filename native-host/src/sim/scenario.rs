@@ -187,6 +187,9 @@ pub struct Scenario {
     /// `(n, response)`: the n-th buy POST that passes the CSRF checks and
     /// names an available listing gets `response` instead (1-based).
     pub buy_script: Vec<(u64, Scripted)>,
+    /// Offer HTTP/2 over ALPN (true by default); false makes an
+    /// HTTP/1.1-only shop.
+    pub http2: bool,
 }
 
 impl Scenario {
@@ -206,6 +209,7 @@ impl Scenario {
             session_reset_at_poll: None,
             reject_first_buy_csrf: false,
             buy_script: Vec::new(),
+            http2: true,
         }
     }
 

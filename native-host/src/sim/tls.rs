@@ -25,8 +25,9 @@ fn other(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
-/// Generates a fresh self-signed certificate and a rustls config using it.
-pub fn generate() -> io::Result<Identity> {
+/// Generates a fresh self-signed certificate and a rustls config using it,
+/// offering HTTP/2 over ALPN unless `http2` is false (an HTTP/1.1-only shop).
+pub fn generate(http2: bool) -> io::Result<Identity> {
     let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
     // rcgen turns "127.0.0.1" into an IP-address SAN, "localhost" into a DNS SAN.
     let certified = rcgen::generate_simple_self_signed(names).map_err(other)?;
@@ -44,7 +45,11 @@ pub fn generate() -> io::Result<Identity> {
         .with_no_client_auth()
         .with_single_cert(vec![cert_der], key_der)
         .map_err(other)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
 
     Ok(Identity {
         cert_pem: certified.cert.pem(),
