@@ -268,11 +268,11 @@ async fn popup_start_wins_and_the_browser_tab_opens_checkout_with_the_session() 
         step("checkout tab shows the cart; popup shows the win");
         let png = popup.screenshot_png(380, 640).await.unwrap();
         step("screenshot taken");
-        let shot = root().join("target/e2e-popup-won.png");
-        std::fs::write(&shot, &png).unwrap();
+        // `UPDATE_SCREENSHOT=1` refreshes the README's picture.
         if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
             std::fs::write(root().join("docs/popup-won.png"), &png).unwrap();
         }
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
 
         // failure case: a cookie the browser refuses (a shop the extension has
         // no host permission for) → the popup shows the error and the script
