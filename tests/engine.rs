@@ -298,12 +298,10 @@ async fn rate_limits_back_off_30_60_120_240_300_and_reset() {
     .await;
     let run = race(&shop.cfg).await;
     assert!(run.won().verified);
-    let backoffs: Vec<u64> = run
-        .waits_for(WaitReason::RateLimited)
-        .iter()
-        .map(Duration::as_secs)
-        .collect();
-    assert_eq!(backoffs, [30, 60, 120, 240, 300, 300, 30]);
+    assert_eq!(
+        run.backoff_secs(WaitReason::RateLimited),
+        [30, 60, 120, 240, 300, 300, 30]
+    );
 }
 
 #[tokio::test]
@@ -346,12 +344,7 @@ async fn server_errors_back_off_and_never_exit() {
     .await;
     let run = race(&shop.cfg).await;
     assert!(run.won().verified);
-    let backoffs: Vec<u64> = run
-        .waits_for(WaitReason::ServerError)
-        .iter()
-        .map(Duration::as_secs)
-        .collect();
-    assert_eq!(backoffs, [30, 60]);
+    assert_eq!(run.backoff_secs(WaitReason::ServerError), [30, 60]);
 }
 
 #[tokio::test]

@@ -59,12 +59,17 @@ async fn receiver(fail_first: usize) -> Receiver {
     Receiver { url, bodies, got }
 }
 
-fn quick_policy() -> Option<Policy> {
-    Some(Policy {
-        attempts: 3,
-        timeout: Duration::from_secs(5),
-        first_retry_delay: Duration::from_millis(10),
-    })
+/// Notify only the webhook at `url`, retrying quickly.
+fn hook_notify(url: Url) -> Notify {
+    Notify {
+        webhook: Some(url),
+        imessage: None,
+        webhook_policy: Some(Policy {
+            attempts: 3,
+            timeout: Duration::from_secs(5),
+            first_retry_delay: Duration::from_millis(10),
+        }),
+    }
 }
 
 fn winnable() -> Scenario {
@@ -85,11 +90,7 @@ async fn won_race_prints_handoff_writes_private_files_and_posts_the_webhook() {
     shop.cfg.live_responses = tmp.path().join("live-responses");
     let hook = receiver(0).await;
     let mut out = Vec::new();
-    let notify = Notify {
-        webhook: Some(hook.url.clone()),
-        imessage: None,
-        webhook_policy: quick_policy(),
-    };
+    let notify = hook_notify(hook.url.clone());
     let exit = runner::run(shop.cfg.clone(), notify, CancellationToken::new(), &mut out).await;
     assert_eq!(exit, Exit::Won);
 
@@ -223,11 +224,7 @@ async fn webhook_is_retried_and_its_failure_never_loses_the_win() {
         s
     };
     let hook = receiver(2).await;
-    let notify = Notify {
-        webhook: Some(hook.url.clone()),
-        imessage: None,
-        webhook_policy: quick_policy(),
-    };
+    let notify = hook_notify(hook.url.clone());
     let mut out = Vec::new();
     assert_eq!(
         runner::run(
@@ -253,11 +250,7 @@ async fn webhook_is_retried_and_its_failure_never_loses_the_win() {
         drop(l);
         Url::parse(&format!("http://127.0.0.1:{port}/hook")).unwrap()
     };
-    let notify = Notify {
-        webhook: Some(dead),
-        imessage: None,
-        webhook_policy: quick_policy(),
-    };
+    let notify = hook_notify(dead);
     let mut out = Vec::new();
     assert_eq!(
         runner::run(
@@ -279,11 +272,7 @@ async fn dry_run_sends_a_detection_webhook_and_buys_nothing() {
     shop.cfg.live_responses = tmp.path().to_path_buf();
     shop.cfg.dry_run = true;
     let hook = receiver(0).await;
-    let notify = Notify {
-        webhook: Some(hook.url.clone()),
-        imessage: None,
-        webhook_policy: quick_policy(),
-    };
+    let notify = hook_notify(hook.url.clone());
     let cancel = CancellationToken::new();
     let stopper = {
         let (cancel, got) = (cancel.clone(), hook.got.clone());

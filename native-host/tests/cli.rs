@@ -152,6 +152,20 @@ fn sim(scenario: Scenario) -> (tokio::runtime::Runtime, SimServer) {
     (rt, server)
 }
 
+/// `pretix-race --url <shop> --event org/fest --ca-cert <pem>`, more to add.
+fn race_cmd(shop: &SimServer, pem: &std::path::Path) -> Command {
+    let mut cmd = bin();
+    cmd.args([
+        "--url",
+        &shop.base_url(),
+        "--event",
+        "org/fest",
+        "--ca-cert",
+    ])
+    .arg(pem);
+    cmd
+}
+
 /// A shop without a marketplace link, and a temp dir holding its cert.
 fn linkless_shop() -> (
     tokio::runtime::Runtime,
@@ -227,15 +241,7 @@ fn headless_race_against_a_local_shop_with_ca_cert_and_ssl_cert_file() {
 #[test]
 fn no_marketplace_exits_3_and_suggests_the_flag() {
     let (_rt, shop, _tmp, pem) = linkless_shop();
-    let (code, _, err) = run(bin()
-        .args([
-            "--url",
-            &shop.base_url(),
-            "--event",
-            "org/fest",
-            "--ca-cert",
-        ])
-        .arg(&pem));
+    let (code, _, err) = run(&mut race_cmd(&shop, &pem));
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("--poll-inactive-marketplace"), "{err}");
 }
@@ -243,17 +249,7 @@ fn no_marketplace_exits_3_and_suggests_the_flag() {
 #[test]
 fn imessage_off_macos_warns_once_at_start_up() {
     let (_rt, shop, _tmp, pem) = linkless_shop();
-    let (code, _, err) = run(bin()
-        .args([
-            "--url",
-            &shop.base_url(),
-            "--event",
-            "org/fest",
-            "--imessage",
-            "+441234567890",
-            "--ca-cert",
-        ])
-        .arg(&pem));
+    let (code, _, err) = run(race_cmd(&shop, &pem).args(["--imessage", "+441234567890"]));
     assert_eq!(code, 3, "{err}");
     let warnings = err
         .lines()
@@ -278,17 +274,7 @@ fn imessage_off_macos_warns_once_at_start_up() {
 #[test]
 fn json_logs_are_json() {
     let (_rt, shop, _tmp, pem) = linkless_shop();
-    let (code, _, err) = run(bin()
-        .args([
-            "--log-format",
-            "json",
-            "--url",
-            &shop.base_url(),
-            "--event",
-            "org/fest",
-            "--ca-cert",
-        ])
-        .arg(&pem));
+    let (code, _, err) = run(race_cmd(&shop, &pem).args(["--log-format", "json"]));
     assert_eq!(code, 3);
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(!lines.is_empty());

@@ -90,6 +90,14 @@ impl Run {
             .collect()
     }
 
+    /// The waits for one reason, in whole seconds.
+    pub fn backoff_secs(&self, reason: WaitReason) -> Vec<u64> {
+        self.waits_for(reason)
+            .iter()
+            .map(Duration::as_secs)
+            .collect()
+    }
+
     pub fn won(&self) -> &pretix_race::race::Win {
         match &self.end {
             RaceEnd::Won(w, _) => w,
