@@ -18,8 +18,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cdp::{Cdp, Page};
-use pretix_race::sim::{RecordedRequest, Scenario, ScriptedListing, SimServer, Trigger};
 use pretix_race_shared::protocol::EXTENSION_ID;
+use pretix_race_sim::{RecordedRequest, Scenario, ScriptedListing, SimServer, Trigger};
 
 const DEADLINE: Duration = Duration::from_secs(120);
 

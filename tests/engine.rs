@@ -12,8 +12,8 @@ use common::{race, race_with, shop};
 use pretix_race::cart::{CartOutcome, LostReason};
 use pretix_race::events::{RaceEvent, WaitReason};
 use pretix_race::race::RaceEnd;
-use pretix_race::sim::{LinkStyle, LostStyle, Scenario, Scripted, ScriptedListing, Trigger};
 use pretix_race_shared::{SameSite, SortOrder};
+use pretix_race_sim::{LinkStyle, LostStyle, Scenario, Scripted, ScriptedListing, Trigger};
 use tokio_util::sync::CancellationToken;
 
 fn listing(id: &str, ty: &str, price: &str) -> ScriptedListing {

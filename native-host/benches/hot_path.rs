@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use pretix_race::config::Config;
 use pretix_race::parse;
 use pretix_race::session::Session;
-use pretix_race::sim::{Scenario, ScriptedListing, SimServer};
+use pretix_race_sim::{Scenario, ScriptedListing, SimServer};
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(

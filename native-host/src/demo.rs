@@ -1,6 +1,6 @@
 //! `pretix-race demo`: the whole story on one machine, in seconds.
 //!
-//! Starts the simulated marketplace ([`crate::sim`]) on 127.0.0.1 with a
+//! Starts the simulated marketplace ([`pretix_race_sim`]) on 127.0.0.1 with a
 //! fresh self-signed certificate, then races it with the real engine:
 //! discovery → polling → a listing appears → someone else is faster for one
 //! ticket → ours goes into the cart → checkout verified → handoff output.
@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::artifacts;
 use crate::config::Config;
 use crate::runner::{self, Exit, Notify};
-use crate::sim::{Scenario, SimServer};
+use pretix_race_sim::{Scenario, SimServer};
 
 /// The demo shop, and its event slug (`organizer/event`).
 async fn start_shop() -> Option<(SimServer, String)> {

@@ -14,23 +14,23 @@
 //! ```
 //!
 //! The binary (`src/main.rs`) is a thin shell over this library; the demo and
-//! the tests use the library directly, against the simulator in [`sim`].
+//! the tests use the library directly, against the simulator (the
+//! `pretix-race-sim` crate).
+
+// The pure modules live in `pretix-race-core`; re-exported so the engine
+// reads `crate::parse`, `crate::decide`, … like any other step.
+pub use pretix_race_core::{backoff, cookies, decide, discover, parse};
 
 pub mod artifacts;
-pub mod backoff;
 pub mod cart;
 pub mod cli;
 pub mod config;
-pub mod cookies;
-pub mod decide;
+#[cfg(feature = "demo")]
 pub mod demo;
-pub mod discover;
 pub mod events;
 pub mod handoff;
 pub mod notify;
-pub mod parse;
 pub mod race;
 pub mod report;
 pub mod runner;
 pub mod session;
-pub mod sim;

@@ -81,14 +81,7 @@ async fn run(cli: Cli) -> Exit {
     }
     let mut stdout = std::io::stdout();
     match cli.command {
-        Some(Command::Demo(args)) => {
-            if args.serve {
-                pretix_race::demo::serve(&args.live_responses, cancel, &mut stdout).await
-            } else {
-                pretix_race::demo::run(args.interval, &args.live_responses, cancel, &mut stdout)
-                    .await
-            }
-        }
+        Some(Command::Demo(args)) => demo(args, cancel, &mut stdout).await,
         Some(Command::TestHandoff(args)) => {
             pretix_race::handoff::test::run(&args, &mut stdout).await
         }
@@ -108,6 +101,31 @@ async fn run(cli: Cli) -> Exit {
             runner::run(cfg, notify, cancel, &mut stdout).await
         }
     }
+}
+
+#[cfg(feature = "demo")]
+async fn demo(
+    args: pretix_race::cli::DemoArgs,
+    cancel: CancellationToken,
+    out: &mut (dyn std::io::Write + Send),
+) -> Exit {
+    if args.serve {
+        pretix_race::demo::serve(&args.live_responses, cancel, out).await
+    } else {
+        pretix_race::demo::run(args.interval, &args.live_responses, cancel, out).await
+    }
+}
+
+#[cfg(not(feature = "demo"))]
+async fn demo(
+    _args: pretix_race::cli::DemoArgs,
+    _cancel: CancellationToken,
+    _out: &mut (dyn std::io::Write + Send),
+) -> Exit {
+    eprintln!(
+        "error: this pretix-race was built without the demo marketplace (cargo feature `demo`)"
+    );
+    Exit::Usage
 }
 
 fn init_logging(verbose: u8, format: LogFormat) {

@@ -51,7 +51,7 @@ impl Session {
         let jar = Arc::new(Jar::new());
         let mut builder = Client::builder()
             .use_rustls_tls()
-            .cookie_provider(jar.clone())
+            .cookie_provider(Arc::new(JarStore(jar.clone())))
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(TOTAL_TIMEOUT)
@@ -130,6 +130,27 @@ impl Session {
             .header("sec-fetch-site", "same-origin")
             .header("sec-fetch-user", "?1")
             .form(form)
+    }
+}
+
+/// reqwest's view of our [`Jar`]: the jar lives in `pretix-race-core`
+/// (pure, fuzzed, mutation-tested); this adapter is the only place it meets
+/// reqwest's header types.
+struct JarStore(Arc<Jar>);
+
+impl reqwest::cookie::CookieStore for JarStore {
+    fn set_cookies(&self, headers: &mut dyn Iterator<Item = &HeaderValue>, url: &Url) {
+        for h in headers {
+            if let Ok(s) = h.to_str() {
+                self.0.store(s, url);
+            }
+        }
+    }
+
+    fn cookies(&self, url: &Url) -> Option<HeaderValue> {
+        self.0
+            .header_for(url)
+            .and_then(|h| HeaderValue::from_str(&h).ok())
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output, Stdio};
 
-use pretix_race::sim::{Scenario, ScriptedListing, SimServer, Trigger};
+use pretix_race_sim::{Scenario, ScriptedListing, SimServer, Trigger};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pretix-race"));

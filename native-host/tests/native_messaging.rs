@@ -7,8 +7,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use pretix_race::sim::{Scenario, ScriptedListing, SimServer, Trigger};
 use pretix_race_shared::protocol::{EXTENSION_ID, PROTOCOL_VERSION};
+use pretix_race_sim::{Scenario, ScriptedListing, SimServer, Trigger};
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);

@@ -12,7 +12,7 @@ use pretix_race::config::Config;
 use pretix_race::events::{Events, RaceEvent, WaitReason};
 use pretix_race::race::{Race, RaceEnd, Waiter};
 use pretix_race::session::Session;
-use pretix_race::sim::{Scenario, SimServer};
+use pretix_race_sim::{Scenario, SimServer};
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tokio_util::sync::CancellationToken;
 
@@ -41,7 +41,7 @@ pub struct Shop {
 
 impl Shop {
     /// How many requests the shop saw that match `pred`.
-    pub fn count(&self, pred: impl Fn(&pretix_race::sim::RecordedRequest) -> bool) -> usize {
+    pub fn count(&self, pred: impl Fn(&pretix_race_sim::RecordedRequest) -> bool) -> usize {
         self.sim.requests().iter().filter(|r| pred(r)).count()
     }
 

@@ -3,7 +3,10 @@
 use super::*;
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/../sample-responses/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../sample-responses/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
 }
 

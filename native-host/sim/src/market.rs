@@ -7,11 +7,10 @@
 //! sees the listing sold — the same guarantee pretix's database gives.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::cookies;
 use super::csrf;
-use super::pages::{parse_cents, CartLine};
 use super::scenario::Scenario;
 use super::Sale;
 
@@ -221,10 +220,35 @@ impl Market {
     }
 }
 
+/// One reserved ticket in a cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartLine {
+    pub listing_id: String,
+    pub ticket_type: String,
+    pub price: String,
+    pub currency: String,
+    pub item: String,
+    pub expires: SystemTime,
+}
+
+/// `190.00` → 19000. `None` for anything that isn't a plain decimal.
+pub fn parse_cents(price: &str) -> Option<i64> {
+    let (whole, frac) = price.trim().split_once('.').unwrap_or((price.trim(), ""));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 2 {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let frac: i64 = format!("{frac:0<2}").parse().ok()?;
+    whole.checked_mul(100)?.checked_add(frac)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::scenario::{ScriptedListing, Trigger};
+    use crate::scenario::{ScriptedListing, Trigger};
 
     fn scenario() -> Scenario {
         Scenario {

@@ -15,6 +15,8 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 
+use super::market::{parse_cents, CartLine};
+
 const LAYOUT: &str = include_str!("templates/layout.html");
 const MARKETPLACE: &str = include_str!("templates/marketplace.html");
 const LISTINGS: &str = include_str!("templates/listings.html");
@@ -258,31 +260,6 @@ pub fn unavailable_page(site: &Site, next: &str) -> String {
     let back = escape(&format!("{}{}", site.base_url, site.marketplace_path()));
     let content = fill(UNAVAILABLE, &[("marketplace_url", &back)]);
     site.layout("Ticket unavailable", next, &content)
-}
-
-/// One reserved ticket in a cart.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CartLine {
-    pub listing_id: String,
-    pub ticket_type: String,
-    pub price: String,
-    pub currency: String,
-    pub item: String,
-    pub expires: SystemTime,
-}
-
-/// `190.00` → 19000. `None` for anything that isn't a plain decimal.
-pub fn parse_cents(price: &str) -> Option<i64> {
-    let (whole, frac) = price.trim().split_once('.').unwrap_or((price.trim(), ""));
-    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 2 {
-        return None;
-    }
-    if !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let whole: i64 = whole.parse().ok()?;
-    let frac: i64 = format!("{frac:0<2}").parse().ok()?;
-    whole.checked_mul(100)?.checked_add(frac)
 }
 
 /// The checkout's German-style money format: `190,00 €`.

@@ -71,7 +71,7 @@ mod tests {
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!(
-            "{}/../sample-responses/{name}",
+            "{}/../../sample-responses/{name}",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()

@@ -3,7 +3,7 @@
 //! Racing for resale tickets can't be practised against the real shop (you
 //! would be buying tickets, and hammering a production site), yet a client
 //! that was only ever run against a lenient mock tends to fail on the day.
-//! This module is the middle ground: a real HTTPS server on `127.0.0.1` that
+//! This crate is the middle ground: a real HTTPS server on `127.0.0.1` that
 //! behaves like the live site in every way the race depends on, and refuses
 //! requests the live site would refuse. It backs `pretix-race demo` and the
 //! integration tests.
@@ -24,7 +24,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use pretix_race::sim::{Scenario, SimServer};
+//! use pretix_race_sim::{Scenario, SimServer};
 //! let server = SimServer::start(Scenario::demo()).await?;
 //! println!("open {} (trust this cert:\n{})", server.event_url(), server.cert_pem());
 //! # Ok(()) }
@@ -129,7 +129,7 @@ impl SimServer {
 
     /// Every request so far, in the order their responses were completed.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.records()
+        self.shared.recorder.records()
     }
 
     /// The first recorded request matching `pred`, waiting for it if
@@ -139,7 +139,7 @@ impl SimServer {
         &self,
         pred: impl Fn(&RecordedRequest) -> bool,
     ) -> RecordedRequest {
-        self.shared.wait_for(pred).await
+        self.shared.recorder.wait_for(pred).await
     }
 
     /// Every sale so far, in order.

@@ -6,21 +6,84 @@
 //! middleware also does the request parsing every handler needs (cookies,
 //! urlencoded form, host) exactly once and hands it down as a [`Ctx`].
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
+use tokio::sync::watch;
 
-use super::app::Shared;
 use super::cookies;
 use super::pages;
 
 /// Bodies larger than this are refused (a buy form is ~100 bytes).
 const MAX_BODY: usize = 64 * 1024;
+
+/// How many requests the log keeps (oldest dropped first): `demo --serve`
+/// may run for days, and nothing may grow without bound.
+pub const MAX_RECORDS: usize = 20_000;
+
+/// The request log and the host check that runs before every handler.
+pub struct Recorder {
+    /// `127.0.0.1:PORT` and `localhost:PORT` (Django's ALLOWED_HOSTS).
+    allowed_hosts: Vec<String>,
+    log: Mutex<VecDeque<RecordedRequest>>,
+    /// Bumped after every recorded request, so waiters wake up without
+    /// polling.
+    version: watch::Sender<u64>,
+}
+
+impl Recorder {
+    pub fn new(allowed_hosts: Vec<String>) -> Recorder {
+        Recorder {
+            allowed_hosts,
+            log: Mutex::new(VecDeque::new()),
+            version: watch::channel(0).0,
+        }
+    }
+
+    /// Locks the log, ignoring poisoning: a panic elsewhere must not turn
+    /// every later request into a panic too.
+    fn log(&self) -> MutexGuard<'_, VecDeque<RecordedRequest>> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, r: RecordedRequest) {
+        {
+            let mut log = self.log();
+            if log.len() == MAX_RECORDS {
+                log.pop_front();
+            }
+            log.push_back(r);
+        }
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    /// The requests so far, oldest first.
+    pub fn records(&self) -> Vec<RecordedRequest> {
+        self.log().iter().cloned().collect()
+    }
+
+    /// Waits until a recorded request matches `pred`, earlier ones included.
+    pub async fn wait_for(&self, pred: impl Fn(&RecordedRequest) -> bool) -> RecordedRequest {
+        let mut version = self.version.subscribe();
+        loop {
+            // Mark the current version seen *before* scanning: a request
+            // recorded after the scan then still wakes `changed()`.
+            version.borrow_and_update();
+            if let Some(r) = self.log().iter().find(|r| pred(r)) {
+                return r.clone();
+            }
+            if version.changed().await.is_err() {
+                // The sender lives as long as `self`; this cannot happen.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
 
 /// One request as the server saw it, with the status it got.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +167,7 @@ fn plain_error(status: StatusCode, text: &str) -> Response {
     (status, Html(pages::proxy_error_page(text))).into_response()
 }
 
-pub async fn record(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+pub async fn record(State(rec): State<Arc<Recorder>>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     let method = parts.method.to_string();
     let path = parts.uri.path().to_owned();
@@ -140,7 +203,7 @@ pub async fn record(State(shared): State<Arc<Shared>>, req: Request, next: Next)
             "413 Request Entity Too Large",
         ),
         // Django refuses requests for hosts not in ALLOWED_HOSTS.
-        (_, Some(host)) if !shared.allowed_hosts.contains(&host) => {
+        (_, Some(host)) if !rec.allowed_hosts.contains(&host) => {
             plain_error(StatusCode::BAD_REQUEST, "400 Bad Request")
         }
         (_, None) => plain_error(StatusCode::BAD_REQUEST, "400 Bad Request"),
@@ -167,7 +230,7 @@ pub async fn record(State(shared): State<Arc<Shared>>, req: Request, next: Next)
         .headers_mut()
         .insert(header::SERVER, HeaderValue::from_static("openresty"));
 
-    shared.push_record(RecordedRequest {
+    rec.push(RecordedRequest {
         method,
         path,
         query,

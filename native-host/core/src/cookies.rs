@@ -11,10 +11,10 @@ use std::sync::RwLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pretix_race_shared::{Cookie, SameSite};
-use reqwest::header::HeaderValue;
 use url::Url;
 
-/// A cookie store for one race session, shared with reqwest.
+/// A cookie store for one race session (the engine hands it to reqwest
+/// through a thin adapter in `pretix_race::session`).
 #[derive(Debug, Default)]
 pub struct Jar {
     cookies: RwLock<Vec<Cookie>>,
@@ -129,30 +129,23 @@ impl Jar {
         }
     }
 
+    /// The `Cookie` header value for a request to `url` (`a=1; b=2`), if
+    /// any cookie goes there.
+    pub fn header_for(&self, url: &Url) -> Option<String> {
+        let pairs: Vec<String> = self.for_url(url).iter().map(Cookie::pair).collect();
+        if pairs.is_empty() {
+            None
+        } else {
+            Some(pairs.join("; "))
+        }
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Cookie>> {
         self.cookies.read().unwrap_or_else(|p| p.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Cookie>> {
         self.cookies.write().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl reqwest::cookie::CookieStore for Jar {
-    fn set_cookies(&self, headers: &mut dyn Iterator<Item = &HeaderValue>, url: &Url) {
-        for h in headers {
-            if let Ok(s) = h.to_str() {
-                self.store(s, url);
-            }
-        }
-    }
-
-    fn cookies(&self, url: &Url) -> Option<HeaderValue> {
-        let pairs: Vec<String> = self.for_url(url).iter().map(Cookie::pair).collect();
-        if pairs.is_empty() {
-            return None;
-        }
-        HeaderValue::from_str(&pairs.join("; ")).ok()
     }
 }
 
@@ -205,7 +198,6 @@ fn default_path(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::cookie::CookieStore;
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
@@ -242,15 +234,16 @@ mod tests {
         jar.store(CSRF, &u);
         jar.store("__QXSESSION=abc; Path=/; Secure; HttpOnly", &u);
         let h = jar
-            .cookies(&url("https://tickets.example.com/other/path"))
+            .header_for(&url("https://tickets.example.com/other/path"))
             .unwrap();
         assert_eq!(
-            h.to_str().unwrap(),
+            h,
             "__Host-pretix_csrftoken=HjEasQXfHv1gwsdtCYsdxpKEPWzcWI7Z; __QXSESSION=abc"
         );
-        assert!(jar.cookies(&url("https://evil.example.com/")).is_none());
+        assert!(jar.header_for(&url("https://evil.example.com/")).is_none());
         assert!(
-            jar.cookies(&url("http://tickets.example.com/")).is_none(),
+            jar.header_for(&url("http://tickets.example.com/"))
+                .is_none(),
             "Secure stays on https"
         );
     }

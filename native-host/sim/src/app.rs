@@ -17,9 +17,10 @@ use tokio::time::Instant;
 
 use super::cookies::{self, CSRF, PROXY, SESSION};
 use super::csrf::{self, Failure};
+use super::market::CartLine;
 use super::market::{Market, SessionState, Visit, COMPETITOR};
-use super::pages::{self, CartLine, Filter, ShownListing, Site};
-use super::record::{self, Ctx, RecordedRequest};
+use super::pages::{self, Filter, ShownListing, Site};
+use super::record::{self, Ctx, Recorder};
 use super::scenario::{LinkStyle, LostStyle, Scenario, Scripted};
 
 /// How long a won ticket stays reserved in the cart (pretix's default).
@@ -29,14 +30,10 @@ const RESERVATION: Duration = Duration::from_secs(10 * 60);
 pub struct Shared {
     pub scenario: Scenario,
     pub site: Site,
-    /// `127.0.0.1:PORT` and `localhost:PORT` (Django's ALLOWED_HOSTS).
-    pub allowed_hosts: Vec<String>,
     started: Instant,
     market: Mutex<Market>,
-    log: Mutex<Vec<RecordedRequest>>,
-    /// Bumped after every recorded request, so waiters wake up without
-    /// polling.
-    log_version: watch::Sender<usize>,
+    /// Every request with its answer, for tests (the recording middleware).
+    pub recorder: Arc<Recorder>,
     /// Bumped to make every open connection drop (see `Scripted::DropConnection`).
     pub drops: watch::Sender<u64>,
 }
@@ -58,10 +55,11 @@ impl Shared {
             market: Mutex::new(Market::new(&scenario)),
             scenario,
             site,
-            allowed_hosts: vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")],
             started: Instant::now(),
-            log: Mutex::new(Vec::new()),
-            log_version: watch::channel(0).0,
+            recorder: Arc::new(Recorder::new(vec![
+                format!("127.0.0.1:{port}"),
+                format!("localhost:{port}"),
+            ])),
             drops: watch::channel(0).0,
         }
     }
@@ -76,36 +74,6 @@ impl Shared {
 
     fn is_ours(&self, org: &str, event: &str) -> bool {
         org == self.scenario.organizer && event == self.scenario.event
-    }
-
-    pub fn push_record(&self, r: RecordedRequest) {
-        let len = {
-            let mut log = lock(&self.log);
-            log.push(r);
-            log.len()
-        };
-        self.log_version.send_replace(len);
-    }
-
-    pub fn records(&self) -> Vec<RecordedRequest> {
-        lock(&self.log).clone()
-    }
-
-    /// Waits until a recorded request matches `pred`, earlier ones included.
-    pub async fn wait_for(&self, pred: impl Fn(&RecordedRequest) -> bool) -> RecordedRequest {
-        let mut version = self.log_version.subscribe();
-        loop {
-            // Mark the current version seen *before* scanning: a request
-            // recorded after the scan then still wakes `changed()`.
-            version.borrow_and_update();
-            if let Some(r) = lock(&self.log).iter().find(|r| pred(r)) {
-                return r.clone();
-            }
-            if version.changed().await.is_err() {
-                // The sender lives as long as `self`; this cannot happen.
-                std::future::pending::<()>().await;
-            }
-        }
     }
 }
 
@@ -122,7 +90,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(middleware::from_fn_with_state(
-            shared.clone(),
+            shared.recorder.clone(),
             record::record,
         ))
         .with_state(shared)

@@ -7,7 +7,7 @@
 //! struct-update syntax:
 //!
 //! ```
-//! use pretix_race::sim::{Scenario, ScriptedListing, Trigger};
+//! use pretix_race_sim::{Scenario, ScriptedListing, Trigger};
 //! let scenario = Scenario {
 //!     listings: vec![ScriptedListing {
 //!         appears: Trigger::AfterPolls(2),
