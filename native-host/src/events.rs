@@ -14,22 +14,9 @@ use url::Url;
 use crate::cart::CartOutcome;
 use crate::parse::Listing;
 
-/// Why the race is waiting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WaitReason {
-    /// The normal, jittered poll interval.
-    Interval,
-    /// HTTP 429: backing off.
-    RateLimited,
-    /// HTTP 409 with `Retry-After`: waiting as told.
-    RetryAfter,
-    /// HTTP 5xx: backing off.
-    ServerError,
-    /// Connection failed or timed out: backing off.
-    Network,
-    /// The event page has no marketplace link yet.
-    MarketplaceMissing,
-}
+/// Why the race is waiting. It lives next to the backoff policy that picks
+/// most of them ([`crate::backoff::wait_for`]).
+pub use crate::backoff::WaitReason;
 
 /// One thing that happened.
 #[derive(Debug, Clone)]
