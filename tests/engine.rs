@@ -650,18 +650,22 @@ async fn unknown_pages_are_saved_privately_and_polling_goes_on() {
     shop.cfg.live_responses = tmp.path().join("live");
     let run = race(&shop.cfg).await;
     assert!(run.won().verified);
-    let saved = run
+    // The engine writes no files: it hands the page to its listener, which
+    // saves it the way the terminal runner and the native host do.
+    let odd = run
         .events
         .iter()
-        .find_map(|e| match e {
-            RaceEvent::UnknownPage {
-                saved, status: 200, ..
-            } => saved.clone(),
-            _ => None,
-        })
+        .find(|e| matches!(e, RaceEvent::UnknownPage { status: 200, .. }))
+        .expect("the odd page was reported");
+    assert!(
+        !shop.cfg.live_responses.exists(),
+        "the race itself saved nothing"
+    );
+    let saved = pretix_race::artifacts::save_unknown_page(&shop.cfg.live_responses, odd)
         .expect("the odd page was saved");
     let body = std::fs::read_to_string(&saved).unwrap();
     assert!(body.contains("We'll be right back"));
+    let saved = saved.display().to_string();
     assert!(saved.contains("unknown_"), "{saved}");
     assert_eq!(
         std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777,

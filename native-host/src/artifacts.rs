@@ -16,6 +16,7 @@ use pretix_race_shared::Cookie;
 use url::Url;
 
 use crate::cart::Transcript;
+use crate::events::RaceEvent;
 
 /// Create `dir` if needed and make it private to the user.
 pub fn ensure_dir(dir: &Path) -> io::Result<()> {
@@ -79,6 +80,38 @@ pub fn save_page(
     let name = format!("{kind}_{}_{}.html", stamp(), std::process::id());
     let contents = format!("<!-- {url} HTTP {status} -->\n{body}");
     write_private(dir, &name, &contents)
+}
+
+/// If `ev` is an [`RaceEvent::UnknownPage`], save the page into `dir` and log
+/// where (or why not). Listeners call this for every event they receive, so
+/// the race itself never touches the disk.
+pub fn save_unknown_page(dir: &Path, ev: &RaceEvent) -> Option<PathBuf> {
+    let RaceEvent::UnknownPage {
+        url,
+        status,
+        kind,
+        body,
+    } = ev
+    else {
+        return None;
+    };
+    match save_page(dir, kind, url, *status, body) {
+        Ok(path) => {
+            tracing::info!(
+                url = %url,
+                status,
+                kind,
+                path = %path.display(),
+                "unexpected page saved to {}",
+                path.display()
+            );
+            Some(path)
+        }
+        Err(err) => {
+            tracing::warn!(cause = %err, url = %url, "could not save the unexpected page: {err}");
+            None
+        }
+    }
 }
 
 /// `cookies_YYYYMMDD_HHMMSS.txt`: the session, the checkout URL, the script.
@@ -183,5 +216,35 @@ mod tests {
             0o600
         );
         assert_eq!(fs::read_to_string(&p).unwrap(), "again");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn unknown_pages_are_saved_privately_and_other_events_are_not() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("live");
+        let url = Url::parse("https://shop.invalid/org/fest/secondhand/").unwrap();
+        let ev = RaceEvent::UnknownPage {
+            url: url.clone(),
+            status: 200,
+            kind: "unknown",
+            body: "<p>odd</p>".into(),
+        };
+        let path = save_unknown_page(&dir, &ev).expect("saved");
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with("unknown_") && name.ends_with(".html"),
+            "{name}"
+        );
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(text, format!("<!-- {url} HTTP 200 -->\n<p>odd</p>"));
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let other = RaceEvent::MarketplaceInactive;
+        assert_eq!(save_unknown_page(&dir, &other), None);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
     }
 }

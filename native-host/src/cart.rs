@@ -33,8 +33,12 @@ pub enum CartOutcome {
     Lost(LostReason),
     /// 403: the CSRF token or session was refused. Refresh and retry once.
     CsrfRejected,
-    /// 429, or 409 with `Retry-After`.
+    /// 429: rate limited. Not a loss; the listing is tried again after the
+    /// wait [`crate::backoff::wait_for`] picks.
     RateLimited { retry_after: Option<Duration> },
+    /// 409: the shop is busy with a conflicting request (pretix's lock);
+    /// with `Retry-After` it says when to come back.
+    Conflict { retry_after: Option<Duration> },
     /// 5xx.
     ServerError { status: u16 },
     /// Sent somewhere that is neither checkout nor marketplace (event page,
@@ -176,9 +180,8 @@ async fn answer(
             t.body_head = head(&resp.text().await.unwrap_or_default());
             CartOutcome::CsrfRejected
         }
-        StatusCode::TOO_MANY_REQUESTS | StatusCode::CONFLICT => {
-            CartOutcome::RateLimited { retry_after }
-        }
+        StatusCode::TOO_MANY_REQUESTS => CartOutcome::RateLimited { retry_after },
+        StatusCode::CONFLICT => CartOutcome::Conflict { retry_after },
         StatusCode::NOT_FOUND => CartOutcome::Lost(LostReason::Gone),
         s if s.is_server_error() => CartOutcome::ServerError { status: s.as_u16() },
         StatusCode::OK => {

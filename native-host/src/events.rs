@@ -44,11 +44,15 @@ pub enum RaceEvent {
     SessionLost {
         reason: String,
     },
-    /// A page of a shape we do not know; saved for a human.
+    /// A page of a shape we did not expect on the marketplace, worth a
+    /// human's look. The engine owns no files: the listener saves it (see
+    /// [`crate::artifacts::save_unknown_page`]).
     UnknownPage {
         url: Url,
         status: u16,
-        saved: Option<String>,
+        /// What the page looked like (`parse::PageKind::name`).
+        kind: &'static str,
+        body: String,
     },
     /// A matching listing seen in `--dry-run` (never bought).
     Detected {

@@ -8,24 +8,30 @@
 //!    └─────────────── session lost (403, redirect to event page): once
 //! ```
 //!
-//! The engine owns no terminal and no files: it reports [`RaceEvent`]s and
-//! returns a [`RaceEnd`]. Waiting goes through a [`Waiter`] so tests can run
-//! the schedule in virtual time, and every wait is cancellable.
+//! The engine owns no terminal and no files: it reports [`RaceEvent`]s (an
+//! unexpected page travels in [`RaceEvent::UnknownPage`] for the caller to
+//! save) and returns a [`RaceEnd`]. HTTP mechanics (retrying a dead
+//! connection, redirects, `Retry-After`) live in [`Session`]; how long to
+//! back off lives in [`backoff::wait_for`]; this module keeps the decisions.
+//! Waiting goes through a [`Waiter`] so tests can run the schedule in virtual
+//! time, and every wait is cancellable.
+//!
+//! Control flow is spelled out in types: one poll ends in a [`PollOutcome`];
+//! anything that stops the race early is a [`Halt`], carried by `?` up to
+//! [`Race::run`], which alone builds the [`RaceEnd`] (with the summary).
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use pretix_race_shared::Cookie;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use reqwest::header::{LOCATION, RETRY_AFTER};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::artifacts;
 use crate::backoff::{self, Backoff};
 use crate::cart::{self, Attempt, CartOutcome, Transcript};
 use crate::config::Config;
@@ -33,7 +39,7 @@ use crate::decide;
 use crate::discover;
 use crate::events::{Events, RaceEvent, WaitReason};
 use crate::parse::{self, Listing, PageKind};
-use crate::session::Session;
+use crate::session::{Page, Redirect, Session, Visit};
 
 /// Something that can wait. The real one sleeps on tokio's clock; tests pass
 /// one that records the durations and returns at once.
@@ -92,32 +98,36 @@ pub enum RaceEnd {
     },
 }
 
-/// What one GET gave us.
-enum Fetch {
-    /// A response with a body (any non-redirect status).
-    Page {
-        url: Url,
-        status: u16,
-        body: String,
-        latency: Duration,
-        retry_after: Option<Duration>,
-    },
-    Redirect {
-        location: Option<Url>,
-    },
-    /// No response at all, after one transparent retry.
-    Network(String),
-}
+/// How many same-origin redirects the event page may take (a slug that
+/// moved, a language prefix) before we stop following.
+const EVENT_PAGE_HOPS: usize = 5;
 
 /// What one poll means for the loop.
-enum Next {
-    /// Carry on with the normal interval.
-    Poll,
-    /// Wait this long first (rate limit, server trouble, network).
+enum PollOutcome {
+    /// A cart is ours: the race is over.
+    Won(Box<Win>),
+    /// Nothing for us (yet): wait the normal interval and poll again.
+    Continue,
+    /// The shop pushed back or the network failed: wait this long first.
     Backoff(WaitReason, Duration),
     /// The shop forgot our session: discover again.
     SessionLost(String),
 }
+
+/// Why the race stops before a win. Flows up with `?`; [`Race::run`] turns it
+/// into a [`RaceEnd`] with the summary attached.
+#[derive(Debug)]
+enum Halt {
+    /// Ctrl-C or Stop.
+    Cancelled,
+    /// No marketplace link, and we were not asked to wait for one.
+    MarketplaceNotFound { event_url: Url },
+    /// The event page is 404/410.
+    EventNotFound { event_url: Url, status: u16 },
+}
+
+/// A step that may halt the race.
+type Flow<T> = Result<T, Halt>;
 
 /// One race against one shop.
 pub struct Race {
@@ -134,9 +144,6 @@ pub struct Race {
     /// Listings that are settled for us: lost, or reported in dry-run.
     done: HashSet<String>,
 }
-
-/// `Err` means "stop now, this is how the race ends".
-type Step<T> = Result<T, RaceEnd>;
 
 impl Race {
     pub fn new(cfg: Config, session: Session) -> Race {
@@ -187,14 +194,20 @@ impl Race {
         let started = Instant::now();
         let result = self.run_inner().await;
         self.summary.elapsed = started.elapsed();
+        let summary = self.summary.clone();
         match result {
-            Ok(win) => RaceEnd::Won(Box::new(win), self.summary.clone()),
-            Err(RaceEnd::Stopped(_)) => RaceEnd::Stopped(self.summary.clone()),
-            Err(end) => end,
+            Ok(win) => RaceEnd::Won(win, summary),
+            Err(Halt::Cancelled) => RaceEnd::Stopped(summary),
+            Err(Halt::MarketplaceNotFound { event_url }) => {
+                RaceEnd::MarketplaceNotFound { event_url }
+            }
+            Err(Halt::EventNotFound { event_url, status }) => {
+                RaceEnd::EventNotFound { event_url, status }
+            }
         }
     }
 
-    async fn run_inner(&mut self) -> Step<Win> {
+    async fn run_inner(&mut self) -> Flow<Box<Win>> {
         let mut marketplace = self.discover().await?;
         // The first visit follows the link as clicked, with the event page as
         // Referer; later polls reload the (filtered) marketplace.
@@ -203,13 +216,13 @@ impl Race {
         let mut just_discovered = true;
         loop {
             match self.poll(&url, &referer, &marketplace).await? {
-                Ok(win) => return Ok(win),
-                Err(Next::Poll) => just_discovered = false,
-                Err(Next::Backoff(reason, d)) => {
+                PollOutcome::Won(win) => return Ok(win),
+                PollOutcome::Continue => just_discovered = false,
+                PollOutcome::Backoff(reason, d) => {
                     self.pause(d, reason).await?;
                     continue;
                 }
-                Err(Next::SessionLost(reason)) => {
+                PollOutcome::SessionLost(reason) => {
                     self.events.send(RaceEvent::SessionLost { reason });
                     if just_discovered {
                         // Lost again straight after rediscovering: don't spin.
@@ -233,32 +246,25 @@ impl Race {
 
     /// Event page → marketplace link. Waits (with `--poll-inactive-marketplace`)
     /// or ends the race when there is no link.
-    async fn discover(&mut self) -> Step<Url> {
+    async fn discover(&mut self) -> Flow<Url> {
         let event_url = self.cfg.event_url();
         self.events.send(RaceEvent::Discovering {
             event_url: event_url.clone(),
         });
         loop {
-            let mut url = event_url.clone();
-            let mut hops = 0;
-            let fetched = loop {
-                match self.fetch(&url, None).await? {
-                    Fetch::Redirect {
-                        location: Some(next),
-                    } if hops < 5 && next.origin() == url.origin() => {
-                        hops += 1;
-                        url = next;
-                    }
-                    other => break other,
-                }
-            };
-            match fetched {
-                Fetch::Page {
+            let visit = self
+                .cancellable(
+                    self.session
+                        .get_following(&event_url, None, EVENT_PAGE_HOPS),
+                )
+                .await?;
+            match visit {
+                Ok(Visit::Page(Page {
                     url,
                     status: 200,
                     body,
                     ..
-                } => {
+                })) => {
                     if let Some(link) = discover::marketplace_link(&body, &url) {
                         self.backoff.reset();
                         self.events
@@ -266,29 +272,29 @@ impl Race {
                         return Ok(link);
                     }
                     let Some(every) = self.cfg.poll_inactive_marketplace else {
-                        return Err(RaceEnd::MarketplaceNotFound { event_url });
+                        return Err(Halt::MarketplaceNotFound { event_url });
                     };
                     let d = backoff::jittered(every, &mut self.rng);
                     self.pause(d, WaitReason::MarketplaceMissing).await?;
                 }
-                Fetch::Page {
+                Ok(Visit::Page(Page {
                     status: status @ (404 | 410),
                     ..
-                } => {
-                    return Err(RaceEnd::EventNotFound { event_url, status });
+                })) => {
+                    return Err(Halt::EventNotFound { event_url, status });
                 }
-                Fetch::Page {
+                Ok(Visit::Page(Page {
                     status,
                     retry_after,
                     ..
-                } => {
-                    let (reason, d) = self.push_back(status, retry_after);
+                })) => {
+                    let (reason, d) = backoff::wait_for(status, retry_after, &mut self.backoff);
                     self.events.send(RaceEvent::Problem {
                         message: format!("event page answered HTTP {status}"),
                     });
                     self.pause(d, reason).await?;
                 }
-                Fetch::Redirect { location } => {
+                Ok(Visit::Redirect(Redirect { location })) => {
                     self.events.send(RaceEvent::Problem {
                         message: format!(
                             "event page redirects away ({}); retrying",
@@ -298,7 +304,7 @@ impl Race {
                     let d = self.backoff.next_delay();
                     self.pause(d, WaitReason::ServerError).await?;
                 }
-                Fetch::Network(e) => {
+                Err(e) => {
                     self.events.send(RaceEvent::Problem {
                         message: format!("event page: {e}"),
                     });
@@ -309,41 +315,38 @@ impl Race {
         }
     }
 
-    /// One marketplace GET and whatever it leads to. `Ok(Ok(win))` is the end.
-    async fn poll(
-        &mut self,
-        url: &Url,
-        referer: &Url,
-        marketplace: &Url,
-    ) -> Step<Result<Win, Next>> {
-        let fetched = self.fetch(url, Some(referer)).await?;
+    /// One marketplace GET and whatever it leads to.
+    async fn poll(&mut self, url: &Url, referer: &Url, marketplace: &Url) -> Flow<PollOutcome> {
+        let visit = self
+            .cancellable(self.session.get_page(url, Some(referer)))
+            .await?;
         self.summary.polls += 1;
         let poll = self.summary.polls;
-        let (page_url, status, body, latency, retry_after) = match fetched {
-            Fetch::Network(e) => {
+        let Page {
+            url: page_url,
+            status,
+            body,
+            latency,
+            retry_after,
+        } = match visit {
+            Err(e) => {
                 self.events.send(RaceEvent::Problem {
                     message: format!("marketplace: {e}"),
                 });
-                return Ok(Err(Next::Backoff(
+                return Ok(PollOutcome::Backoff(
                     WaitReason::Network,
                     self.backoff.next_delay(),
-                )));
+                ));
             }
-            Fetch::Redirect { location } => {
-                return Ok(Err(Next::SessionLost(format!(
+            Ok(Visit::Redirect(Redirect { location })) => {
+                return Ok(PollOutcome::SessionLost(format!(
                     "marketplace redirected to {}",
                     location
                         .map(|l| l.to_string())
                         .unwrap_or_else(|| "nowhere".into())
-                ))));
+                )));
             }
-            Fetch::Page {
-                url,
-                status,
-                body,
-                latency,
-                retry_after,
-            } => (url, status, body, latency, retry_after),
+            Ok(Visit::Page(page)) => page,
         };
         if status != 200 {
             self.events.send(RaceEvent::Polled {
@@ -354,12 +357,12 @@ impl Race {
                 listings: 0,
             });
             if status == 403 || status == 404 {
-                return Ok(Err(Next::SessionLost(format!(
+                return Ok(PollOutcome::SessionLost(format!(
                     "marketplace answered HTTP {status}"
-                ))));
+                )));
             }
-            let (reason, d) = self.push_back(status, retry_after);
-            return Ok(Err(Next::Backoff(reason, d)));
+            let (reason, d) = backoff::wait_for(status, retry_after, &mut self.backoff);
+            return Ok(PollOutcome::Backoff(reason, d));
         }
         self.backoff.reset();
         let kind = parse::classify(page_url.as_str(), &body);
@@ -376,34 +379,27 @@ impl Race {
             }
             // The shop deleted our cookies (a logout, a proxy restart): the
             // session is gone even though the page looks normal.
-            _ if !self.session.jar().has_any_for(&page_url) => Err(Next::SessionLost(
-                "the shop deleted the session cookies".into(),
-            )),
-            PageKind::Empty => Err(Next::Poll),
+            _ if !self.session.jar().has_any_for(&page_url) => {
+                PollOutcome::SessionLost("the shop deleted the session cookies".into())
+            }
+            PageKind::Empty => PollOutcome::Continue,
             PageKind::Inactive => {
                 self.events.send(RaceEvent::MarketplaceInactive);
-                Err(Next::Poll)
+                PollOutcome::Continue
             }
-            PageKind::CsrfFailure | PageKind::Login => Err(Next::SessionLost(format!(
-                "marketplace showed a {} page",
-                kind.name()
-            ))),
+            PageKind::CsrfFailure | PageKind::Login => {
+                PollOutcome::SessionLost(format!("marketplace showed a {} page", kind.name()))
+            }
             PageKind::Unknown | PageKind::Checkout | PageKind::TicketUnavailable => {
-                let saved = artifacts::save_page(
-                    &self.cfg.live_responses,
-                    kind.name(),
-                    &page_url,
-                    status,
-                    &body,
-                )
-                .ok()
-                .map(|p| p.display().to_string());
+                // Worth a human's look; whoever listens saves it (the engine
+                // touches no files).
                 self.events.send(RaceEvent::UnknownPage {
                     url: page_url.clone(),
                     status,
-                    saved,
+                    kind: kind.name(),
+                    body,
                 });
-                Err(Next::Poll)
+                PollOutcome::Continue
             }
         };
         self.events.send(RaceEvent::Polled {
@@ -425,7 +421,7 @@ impl Race {
         page: &Url,
         marketplace: &Url,
         listings: &[Listing],
-    ) -> Step<Result<Win, Next>> {
+    ) -> Flow<PollOutcome> {
         for listing in listings {
             if self.done.contains(&listing.form_action)
                 || !decide::wanted(listing, &self.cfg.filters)
@@ -465,7 +461,7 @@ impl Race {
                     verified,
                     expires_at,
                 } => {
-                    return Ok(Ok(self.win(
+                    return Ok(PollOutcome::Won(self.win(
                         bought,
                         page,
                         checkout_url,
@@ -479,22 +475,23 @@ impl Race {
                     self.summary.carts_lost += 1;
                 }
                 CartOutcome::CsrfRejected => {
-                    return Ok(Err(Next::SessionLost(
+                    return Ok(PollOutcome::SessionLost(
                         "buy POST refused twice (CSRF)".into(),
-                    )))
+                    ))
                 }
                 CartOutcome::RateLimited { retry_after } => {
-                    let (reason, d) = match retry_after {
-                        Some(d) => (WaitReason::RetryAfter, d),
-                        None => (WaitReason::RateLimited, self.backoff.next_delay()),
-                    };
-                    return Ok(Err(Next::Backoff(reason, d)));
+                    let (reason, d) = backoff::wait_for(429, retry_after, &mut self.backoff);
+                    return Ok(PollOutcome::Backoff(reason, d));
+                }
+                CartOutcome::Conflict { retry_after } => {
+                    let (reason, d) = backoff::wait_for(409, retry_after, &mut self.backoff);
+                    return Ok(PollOutcome::Backoff(reason, d));
                 }
                 CartOutcome::SessionLost { location } => {
-                    return Ok(Err(Next::SessionLost(format!(
+                    return Ok(PollOutcome::SessionLost(format!(
                         "buy POST redirected to {}",
                         location.unwrap_or_default()
-                    ))))
+                    )))
                 }
                 CartOutcome::ServerError { .. } | CartOutcome::Uncertain { .. } => {
                     // A 5xx or a lost answer can still mean the shop put the
@@ -511,7 +508,7 @@ impl Race {
                             outcome: found,
                             latency: attempt.post_latency,
                         });
-                        return Ok(Ok(self.win(
+                        return Ok(PollOutcome::Won(self.win(
                             bought,
                             page,
                             checkout_url,
@@ -527,12 +524,12 @@ impl Race {
                         self.done.insert(listing.form_action.clone());
                     } else {
                         let d = self.backoff.next_delay();
-                        return Ok(Err(Next::Backoff(WaitReason::ServerError, d)));
+                        return Ok(PollOutcome::Backoff(WaitReason::ServerError, d));
                     }
                 }
             }
         }
-        Ok(Err(Next::Poll))
+        Ok(PollOutcome::Continue)
     }
 
     /// Is there a verified cart in our session? (`checkout/start` of the event.)
@@ -554,14 +551,17 @@ impl Race {
         page: &Url,
         marketplace: &Url,
         listing: &Listing,
-    ) -> Step<Option<Listing>> {
-        match self.fetch(page, Some(marketplace)).await? {
-            Fetch::Page {
+    ) -> Flow<Option<Listing>> {
+        let visit = self
+            .cancellable(self.session.get_page(page, Some(marketplace)))
+            .await?;
+        match visit {
+            Ok(Visit::Page(Page {
                 url,
                 status: 200,
                 body,
                 ..
-            } => Ok(match parse::classify(url.as_str(), &body) {
+            })) => Ok(match parse::classify(url.as_str(), &body) {
                 PageKind::Listings(ls) => ls
                     .into_iter()
                     .find(|l| l.form_action == listing.form_action),
@@ -579,8 +579,8 @@ impl Race {
         verified: bool,
         expires_at: Option<String>,
         attempt: Attempt,
-    ) -> Win {
-        Win {
+    ) -> Box<Win> {
+        Box::new(Win {
             listing,
             target: page.clone(),
             checkout_url,
@@ -589,7 +589,7 @@ impl Race {
             cookies: self.session.jar().snapshot(),
             transcript: attempt.transcript,
             post_latency: attempt.post_latency,
-        }
+        })
     }
 
     fn report(&self, listing: &Listing, attempt: &Attempt) {
@@ -600,89 +600,20 @@ impl Race {
         });
     }
 
-    /// The wait a pushing-back status asks for.
-    fn push_back(&mut self, status: u16, retry_after: Option<Duration>) -> (WaitReason, Duration) {
-        match (status, retry_after) {
-            (409, Some(d)) => (WaitReason::RetryAfter, d),
-            (429, _) => (WaitReason::RateLimited, self.backoff.next_delay()),
-            _ => (WaitReason::ServerError, self.backoff.next_delay()),
+    /// Run `fut` unless the race is cancelled first.
+    async fn cancellable<F: Future>(&self, fut: F) -> Flow<F::Output> {
+        tokio::select! {
+            out = fut => Ok(out),
+            _ = self.cancel.cancelled() => Err(Halt::Cancelled),
         }
-    }
-
-    /// GET `url` as a page visit. Retries once, at once, if the connection
-    /// broke (a GOAWAY or a dropped keep-alive connection is not news).
-    async fn fetch(&mut self, url: &Url, referer: Option<&Url>) -> Step<Fetch> {
-        let mut last_err = String::new();
-        for _ in 0..2 {
-            let started = Instant::now();
-            let sent = tokio::select! {
-                r = self.session.navigate(url, referer).send() => r,
-                _ = self.cancel.cancelled() => return Err(RaceEnd::Stopped(Summary::default())),
-            };
-            let resp = match sent {
-                Ok(r) => r,
-                Err(e) => {
-                    last_err = error_chain(&e);
-                    if e.is_timeout() {
-                        break;
-                    }
-                    continue;
-                }
-            };
-            let status = resp.status();
-            if status.is_redirection() {
-                let location = resp
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|l| url.join(l).ok());
-                return Ok(Fetch::Redirect { location });
-            }
-            let retry_after = resp
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| backoff::parse_retry_after(v, SystemTime::now()));
-            let final_url = resp.url().clone();
-            let body = match resp.text().await {
-                Ok(b) => b,
-                Err(e) => {
-                    last_err = error_chain(&e);
-                    continue;
-                }
-            };
-            return Ok(Fetch::Page {
-                url: final_url,
-                status: status.as_u16(),
-                body,
-                latency: started.elapsed(),
-                retry_after,
-            });
-        }
-        Ok(Fetch::Network(last_err))
     }
 
     /// Wait `d`, unless the race is cancelled first.
-    async fn pause(&mut self, d: Duration, reason: WaitReason) -> Step<()> {
+    async fn pause(&mut self, d: Duration, reason: WaitReason) -> Flow<()> {
         self.events.send(RaceEvent::Waiting {
             reason,
             duration: d,
         });
-        tokio::select! {
-            _ = self.waiter.wait(d) => Ok(()),
-            _ = self.cancel.cancelled() => Err(RaceEnd::Stopped(Summary::default())),
-        }
+        self.cancellable(self.waiter.wait(d)).await
     }
-}
-
-/// An error with its causes, e.g. "error sending request: connection refused".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        src = s.source();
-    }
-    out
 }

@@ -50,13 +50,9 @@ pub fn log(ev: &RaceEvent) {
         RaceEvent::SessionLost { reason } => {
             tracing::warn!("session lost ({reason}); opening the event page again")
         }
-        RaceEvent::UnknownPage { url, status, saved } => tracing::warn!(
-            "unexpected page from {url} (HTTP {status}){}",
-            saved
-                .as_ref()
-                .map(|p| format!(", saved to {p}"))
-                .unwrap_or_default()
-        ),
+        RaceEvent::UnknownPage { url, status, .. } => {
+            tracing::warn!("unexpected page from {url} (HTTP {status})")
+        }
         RaceEvent::Detected { listing, .. } => tracing::info!(
             "dry run: {} for {} is available (not buying)",
             listing.ticket_type,
@@ -92,6 +88,9 @@ pub fn log(ev: &RaceEvent) {
                     tracing::warn!("{what}: buy refused (HTTP 403, CSRF/session); refreshing")
                 }
                 CartOutcome::RateLimited { .. } => tracing::warn!("{what}: buy rate limited"),
+                CartOutcome::Conflict { .. } => {
+                    tracing::warn!("{what}: buy answered HTTP 409 (busy)")
+                }
                 CartOutcome::ServerError { status } => {
                     tracing::warn!("{what}: shop error HTTP {status} on buy")
                 }

@@ -65,11 +65,13 @@ pub async fn run(
     let (tx, mut rx) = mpsc::unbounded_channel();
     let notifier = {
         let notify = notify.clone();
+        let live_responses = cfg.live_responses.clone();
         let client = webhook::client();
         tokio::spawn(async move {
             let mut pending = Vec::new();
             while let Some(ev) = rx.recv().await {
                 report::log(&ev);
+                artifacts::save_unknown_page(&live_responses, &ev);
                 if let RaceEvent::Detected { listing, target } = &ev {
                     pending.push(tokio::spawn(notify_detected(
                         client.clone(),

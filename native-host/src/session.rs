@@ -9,14 +9,21 @@
 //!
 //! Redirects are never followed automatically: where a buy POST redirects to
 //! *is* the outcome (`/checkout/` = won, `/secondhand/` = lost).
+//!
+//! Page visits ([`Session::get_page`], [`Session::get_following`]) carry the
+//! HTTP mechanics the race should not have to think about: one transparent
+//! retry when a kept-alive connection turns out to be dead, reading
+//! `Retry-After`, following same-origin redirects when asked. What a status
+//! or a redirect *means* stays with the race.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::header::{self, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
 use reqwest::{Client, Method, RequestBuilder};
 use url::Url;
 
+use crate::backoff::parse_retry_after;
 use crate::config::Config;
 use crate::cookies::Jar;
 
@@ -34,6 +41,53 @@ pub enum SessionError {
     BadCertificate(String),
     #[error("could not build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+}
+
+/// A page visit that got no usable answer, after the one retry.
+///
+/// The message carries the whole cause chain ("error sending request: …:
+/// connection refused"), because it ends up as one line in a log or in the
+/// popup, where the interesting part is the innermost cause.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The request timed out (not retried: the shop is slow, not gone).
+    #[error("{}", error_chain(.0))]
+    Timeout(#[source] reqwest::Error),
+    /// The request could not be sent or no response came back.
+    #[error("{}", error_chain(.0))]
+    Send(#[source] reqwest::Error),
+    /// The response started but its body broke off.
+    #[error("{}", error_chain(.0))]
+    Body(#[source] reqwest::Error),
+}
+
+/// A response with a body (any status that is not a redirect).
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Where the body came from (the request URL: redirects are not followed
+    /// by the client).
+    pub url: Url,
+    pub status: u16,
+    pub body: String,
+    /// From sending the request to having the whole body.
+    pub latency: Duration,
+    /// The server's `Retry-After`, if it sent a readable one.
+    pub retry_after: Option<Duration>,
+}
+
+/// A 3xx answer.
+#[derive(Debug, Clone)]
+pub struct Redirect {
+    /// The `Location`, resolved against the request URL; `None` if missing
+    /// or unreadable.
+    pub location: Option<Url>,
+}
+
+/// What one page visit gave us.
+#[derive(Debug, Clone)]
+pub enum Visit {
+    Page(Page),
+    Redirect(Redirect),
 }
 
 /// The client, its cookie jar and the site's origin.
@@ -119,6 +173,79 @@ impl Session {
         req
     }
 
+    /// GET `url` as a page visit, without following redirects. Retries once,
+    /// at once, if the connection broke (a GOAWAY or a dropped keep-alive
+    /// connection is not news); a timeout is not retried.
+    pub async fn get_page(&self, url: &Url, referer: Option<&Url>) -> Result<Visit, FetchError> {
+        let mut retried = false;
+        loop {
+            let started = Instant::now();
+            let resp = match self.navigate(url, referer).send().await {
+                Ok(r) => r,
+                Err(e) if e.is_timeout() => return Err(FetchError::Timeout(e)),
+                Err(_) if !retried => {
+                    retried = true;
+                    continue;
+                }
+                Err(e) => return Err(FetchError::Send(e)),
+            };
+            let status = resp.status();
+            if status.is_redirection() {
+                let location = resp
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| url.join(l).ok());
+                return Ok(Visit::Redirect(Redirect { location }));
+            }
+            let retry_after = resp
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let final_url = resp.url().clone();
+            match resp.text().await {
+                Ok(body) => {
+                    return Ok(Visit::Page(Page {
+                        url: final_url,
+                        status: status.as_u16(),
+                        body,
+                        latency: started.elapsed(),
+                        retry_after,
+                    }))
+                }
+                Err(_) if !retried => retried = true,
+                Err(e) => return Err(FetchError::Body(e)),
+            }
+        }
+    }
+
+    /// [`get_page`](Self::get_page), following up to `max_hops` redirects
+    /// that stay on the same origin (each hop sent without a Referer, as a
+    /// browser's redirect of a typed URL would be). A redirect elsewhere, or
+    /// one hop too many, is returned as it is.
+    pub async fn get_following(
+        &self,
+        url: &Url,
+        referer: Option<&Url>,
+        max_hops: usize,
+    ) -> Result<Visit, FetchError> {
+        let mut visit = self.get_page(url, referer).await?;
+        let mut at = url.clone();
+        for _ in 0..max_hops {
+            match visit {
+                Visit::Redirect(Redirect {
+                    location: Some(next),
+                }) if next.origin() == at.origin() => {
+                    visit = self.get_page(&next, None).await?;
+                    at = next;
+                }
+                _ => break,
+            }
+        }
+        Ok(visit)
+    }
+
     /// A form submission from `page` (what pressing "Buy" sends).
     pub fn submit(&self, action: &Url, page: &Url, form: &[(&str, &str)]) -> RequestBuilder {
         self.client
@@ -171,4 +298,16 @@ fn browser_headers() -> HeaderMap {
     put("sec-ch-ua-mobile", "?0");
     put("sec-ch-ua-platform", "\"Linux\"");
     h
+}
+
+/// An error with its causes, e.g. "error sending request: connection refused".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
 }

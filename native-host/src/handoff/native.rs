@@ -282,6 +282,9 @@ impl Host {
 
     fn on_event(&mut self, ev: RaceEvent) {
         crate::report::log(&ev);
+        if let Some(cfg) = &self.cfg {
+            artifacts::save_unknown_page(&cfg.live_responses, &ev);
+        }
         let s = &mut self.status;
         match &ev {
             RaceEvent::Discovering { .. } => s.state = RaceState::Discovering,
@@ -359,13 +362,13 @@ impl Host {
 
     fn on_end(&mut self, end: Result<RaceEnd, tokio::task::JoinError>) {
         self.race = None;
-        let cfg = self.cfg.take();
         // Events still queued tell the popup how it went.
         if let Some(mut rx) = self.events.take() {
             while let Ok(ev) = rx.try_recv() {
                 self.on_event(ev);
             }
         }
+        let cfg = self.cfg.take();
         match end {
             Ok(RaceEnd::Won(win, summary)) => {
                 // The handoff first: the browser needs it now.
