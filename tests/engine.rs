@@ -719,3 +719,34 @@ async fn falls_back_to_http1_when_the_shop_offers_no_http2() {
         reqs.iter().map(|r| &r.version).collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn conflict_on_buy_waits_as_retry_after_says_and_tries_again() {
+    let shop = shop(Scenario {
+        buy_script: vec![(
+            1,
+            Scripted::Conflict {
+                retry_after: "45".into(),
+            },
+        )],
+        listings: vec![listing("vvvvvvvvvvvvvvv1", "Ticket", "10.00")],
+        ..Scenario::new("org", "fest")
+    })
+    .await;
+    let run = race(&shop.cfg).await;
+    assert!(run.won().verified);
+    let outcomes = cart_outcomes(&run.events);
+    assert_eq!(
+        outcomes[0].1,
+        CartOutcome::Conflict {
+            retry_after: Some(Duration::from_secs(45))
+        }
+    );
+    // the same rule as a 409 on a poll: Retry-After, not the ladder
+    assert_eq!(
+        run.waits_for(WaitReason::RetryAfter),
+        [Duration::from_secs(45)]
+    );
+    assert!(run.waits_for(WaitReason::RateLimited).is_empty());
+    assert_eq!(shop.posts(), 2, "one POST per poll, never hammered");
+}
