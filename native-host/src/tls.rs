@@ -33,21 +33,28 @@
 //! request error:
 //!
 //! ```no_run
-//! # fn poll(session: &pretix_race::session::Session, url: url::Url) {}
-//! # async fn first_contact(err: reqwest::Error) -> anyhow::Result<()> {
+//! # fn on_request_error(err: reqwest::Error, first_contact: bool) -> anyhow::Result<()> {
 //! use pretix_race::tls::CertFailure;
 //! if let Some(failure) = CertFailure::from_reqwest(&err) {
-//!     // First contact with the shop: end the run, exit code 2, one line.
-//!     // Mid-run (the shop rotated its certificate): retry with backoff, but
-//!     // log it as a certificate error, e.g.
-//!     // `warn!(problem = %failure.problem, host = %failure.host, "certificate refused")`.
-//!     anyhow::bail!("{failure}");
+//!     if first_contact {
+//!         // The shop was never reached: end the run, exit code 2, one line.
+//!         anyhow::bail!(failure);
+//!     }
+//!     // Mid-run (the shop rotated its certificate): retry with backoff,
+//!     // logged as what it is, not as network trouble.
+//!     tracing::warn!(problem = %failure.problem, host = %failure.host, "{failure}");
 //! }
 //! # Ok(()) }
 //! ```
 //!
 //! The `Display` of [`CertFailure`] (same text as [`describe`]) is one line:
 //! what was wrong, the host, and the fix (`--ca-cert PATH` or `SSL_CERT_FILE`).
+//! Without a `reqwest::Error` at hand, [`cert_problem`] takes any error and
+//! [`describe`] makes the line for a host you name.
+//!
+//! `Session::new` builds its client with
+//! `use_preconfigured_tls(tls::client_config(&pems)?)`, where `pems` are the
+//! `--ca-cert` files and the file named by `SSL_CERT_FILE`.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -149,6 +156,8 @@ impl PinningVerifier {
         let webpki = if roots.is_empty() {
             None
         } else {
+            // Only fails without roots (or with CRL trouble, and we give
+            // none); pins alone would still work then.
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
                 .ok()
