@@ -34,3 +34,4 @@ pub mod race;
 pub mod report;
 pub mod runner;
 pub mod session;
+pub mod tls;

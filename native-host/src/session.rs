@@ -123,16 +123,10 @@ impl Session {
                 pems.push(pem);
             }
         }
-        for pem in pems {
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| SessionError::BadCertificate(e.to_string()))?;
-            if certs.is_empty() {
-                return Err(SessionError::BadCertificate("no certificate found".into()));
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
+        // Platform roots + these PEMs as roots and exact pins (see `tls`).
+        let tls = crate::tls::client_config(&pems)
+            .map_err(|e| SessionError::BadCertificate(e.to_string()))?;
+        builder = builder.use_preconfigured_tls(tls);
         Ok(Session {
             client: builder.build()?,
             jar,
