@@ -64,19 +64,36 @@ fn timestamp() -> String {
 }
 
 /// A plain client for webhooks: no shop cookies, no browser disguise.
-pub fn client() -> reqwest::Client {
+///
+/// Building can fail (the TLS backend cannot load the system's roots);
+/// that is returned, never papered over with a default client that would
+/// ignore our timeouts and identity.
+pub fn client() -> Result<reqwest::Client, WebhookError> {
     reqwest::Client::builder()
         .use_rustls_tls()
         .connect_timeout(Duration::from_secs(5))
         .user_agent(concat!("pretix-race/", env!("CARGO_PKG_VERSION")))
         .build()
-        .unwrap_or_default()
+        .map_err(WebhookError::Client)
+}
+
+/// Why one POST did not count as delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    /// The receiver answered, but not with 2xx.
+    #[error("HTTP {0}")]
+    Status(reqwest::StatusCode),
+    /// No answer: connect, TLS, timeout, …
+    #[error("{0}")]
+    Transport(#[source] reqwest::Error),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
+    #[error("cannot build the webhook's HTTP client")]
+    Client(#[source] reqwest::Error),
     #[error("webhook gave up after {attempts} attempts: {last}")]
-    GaveUp { attempts: u32, last: String },
+    GaveUp { attempts: u32, last: AttemptError },
 }
 
 /// How hard to try.
@@ -106,9 +123,9 @@ pub async fn send(
     policy: Policy,
 ) -> Result<u32, WebhookError> {
     let mut delay = policy.first_retry_delay;
-    let mut last = String::new();
-    for attempt in 1..=policy.attempts {
-        match client
+    let mut attempt = 1;
+    loop {
+        let last = match client
             .post(url.clone())
             .timeout(policy.timeout)
             .json(payload)
@@ -116,17 +133,18 @@ pub async fn send(
             .await
         {
             Ok(r) if r.status().is_success() => return Ok(attempt),
-            Ok(r) => last = format!("HTTP {}", r.status()),
-            Err(e) => last = e.to_string(),
-        }
+            Ok(r) => AttemptError::Status(r.status()),
+            Err(e) => AttemptError::Transport(e),
+        };
         tracing::warn!(attempt, error = %last, "webhook failed");
-        if attempt < policy.attempts {
-            tokio::time::sleep(delay).await;
-            delay *= 2;
+        if attempt >= policy.attempts {
+            return Err(WebhookError::GaveUp {
+                attempts: attempt,
+                last,
+            });
         }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+        attempt += 1;
     }
-    Err(WebhookError::GaveUp {
-        attempts: policy.attempts,
-        last,
-    })
 }
