@@ -110,3 +110,74 @@ impl From<&()> for Exit {
         Exit::Success
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The numbers are a promise to scripts (`--help`, README): a renamed or
+    /// reordered variant must not move them.
+    #[test]
+    fn codes_are_the_documented_numbers() {
+        let codes = [
+            (Exit::Success, 0),
+            (Exit::Failure, 1),
+            (Exit::Usage, 2),
+            (Exit::NoMarketplace, 3),
+            (Exit::Interrupted, 130),
+        ];
+        for (exit, code) in codes {
+            assert_eq!(exit as u8, code, "{exit:?}");
+            assert_eq!(ExitCode::from(exit), ExitCode::from(code), "{exit:?}");
+        }
+    }
+
+    #[test]
+    fn run_results_map_to_their_codes() {
+        let url = url::Url::parse("https://shop.example/org/ev/").unwrap();
+        let cases: Vec<(Result<Outcome, RunError>, Exit)> = vec![
+            (Ok(Outcome::Won), Exit::Success),
+            (Ok(Outcome::Stopped), Exit::Interrupted),
+            (
+                Err(RunError::MarketplaceNotFound {
+                    event_url: url.clone(),
+                }),
+                Exit::NoMarketplace,
+            ),
+            (
+                Err(RunError::EventNotFound {
+                    event_url: url,
+                    status: 404,
+                }),
+                Exit::Usage,
+            ),
+            (Err(RunError::Unverified), Exit::Failure),
+            (
+                Err(RunError::HandoffNotPrinted {
+                    source: std::io::ErrorKind::BrokenPipe.into(),
+                    cookie_file: None,
+                }),
+                Exit::Failure,
+            ),
+        ];
+        for (result, want) in &cases {
+            assert_eq!(of(result), *want, "{result:?}");
+        }
+    }
+
+    #[test]
+    fn the_browser_closing_and_a_test_handoff_are_plain_success() {
+        assert_eq!(of(&Ok::<(), HostError>(())), Exit::Success);
+        assert_eq!(of(&Ok::<(), TestHandoffError>(())), Exit::Success);
+        assert_eq!(
+            of(&Err::<(), _>(HostError::RefusedCaller(
+                "chrome-extension://x/".into()
+            ))),
+            Exit::Usage
+        );
+        assert_eq!(
+            of(&Err::<(), _>(TestHandoffError::BadUrl("ftp://x".into()))),
+            Exit::Usage
+        );
+    }
+}

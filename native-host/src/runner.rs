@@ -160,3 +160,112 @@ pub async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::{self, Exit};
+    use pretix_race_sim::{Scenario, ScriptedListing, SimServer};
+
+    /// stdout gone (a closed pipe, a full disk): every write fails.
+    struct BrokenPipe;
+
+    impl Write for BrokenPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+    }
+
+    /// A simulator with one listing we will win, and a config racing it.
+    async fn winnable(live_responses: &Path) -> (SimServer, Config) {
+        let scenario = Scenario {
+            listings: vec![ScriptedListing::new(
+                "wwwwwwwwwwwwwww1",
+                "Ticket – Type A",
+                "190.00",
+            )],
+            ..Scenario::new("org", "fest")
+        };
+        let sim = SimServer::start(scenario).await.expect("simulator starts");
+        let mut cfg = Config::new(&sim.base_url(), "org/fest").expect("valid config");
+        cfg.extra_roots_pem.push(sim.cert_pem().as_bytes().to_vec());
+        cfg.live_responses = live_responses.to_path_buf();
+        (sim, cfg)
+    }
+
+    #[tokio::test]
+    async fn an_unprintable_handoff_fails_the_run_but_the_cookie_file_keeps_the_cart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("live-responses");
+        let (sim, cfg) = winnable(&dir).await;
+        let end = run(
+            cfg,
+            Notify::default(),
+            CancellationToken::new(),
+            &mut BrokenPipe,
+        )
+        .await;
+        assert_eq!(exit::of(&end), Exit::Failure);
+        let Err(RunError::HandoffNotPrinted {
+            source,
+            cookie_file: Some(file),
+        }) = &end
+        else {
+            panic!("expected HandoffNotPrinted with a cookie file, got {end:?}");
+        };
+        assert_eq!(source.kind(), std::io::ErrorKind::BrokenPipe);
+        // the file holds the session the shop sold to
+        let sold_to = sim
+            .requests()
+            .into_iter()
+            .find(|r| r.method == "POST")
+            .expect("the buy POST reached the shop");
+        let session = &sold_to.cookies["__Host-pretix_session"];
+        let saved = std::fs::read_to_string(file).unwrap();
+        assert!(saved.contains(&format!("__Host-pretix_session={session}")));
+        let msg = end.as_ref().unwrap_err().to_string();
+        assert!(msg.contains(&file.display().to_string()), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn with_neither_stdout_nor_a_cookie_file_the_error_says_so() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A plain file where the directory should be: nothing can be saved.
+        let blocked = tmp.path().join("not-a-dir");
+        std::fs::write(&blocked, "").unwrap();
+        let (_sim, cfg) = winnable(&blocked).await;
+        let end = run(
+            cfg,
+            Notify::default(),
+            CancellationToken::new(),
+            &mut BrokenPipe,
+        )
+        .await;
+        assert_eq!(exit::of(&end), Exit::Failure);
+        assert!(
+            matches!(
+                &end,
+                Err(RunError::HandoffNotPrinted {
+                    cookie_file: None,
+                    ..
+                })
+            ),
+            "{end:?}"
+        );
+        assert!(end.unwrap_err().to_string().contains("fallback script"));
+    }
+
+    #[tokio::test]
+    async fn a_printed_verified_win_is_a_success() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (_sim, cfg) = winnable(tmp.path()).await;
+        let mut out = Vec::new();
+        let end = run(cfg, Notify::default(), CancellationToken::new(), &mut out).await;
+        assert!(matches!(end, Ok(Outcome::Won)), "{end:?}");
+        assert_eq!(exit::of(&end), Exit::Success);
+        assert!(String::from_utf8(out).unwrap().contains("TICKET IN CART"));
+    }
+}

@@ -148,3 +148,88 @@ pub async fn send(
         attempt += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn quick(attempts: u32) -> Policy {
+        Policy {
+            attempts,
+            timeout: Duration::from_secs(5),
+            first_retry_delay: Duration::from_millis(1),
+        }
+    }
+
+    fn payload() -> Payload {
+        let target = Url::parse("https://shop.example/org/ev/secondhand/").unwrap();
+        Payload::detected(&target, "Ticket – Type A", "190.00 EUR")
+    }
+
+    /// A receiver on 127.0.0.1 that answers every request with `status`.
+    async fn answering(status: u16) -> Url {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/hook", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 64 * 1024];
+                // One read holds this small request's head and body.
+                let _ = sock.read(&mut buf).await;
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = sock.write_all(answer.as_bytes()).await;
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn giving_up_keeps_the_last_status() {
+        let url = answering(503).await;
+        let err = send(&client().unwrap(), &url, &payload(), quick(2))
+            .await
+            .unwrap_err();
+        match &err {
+            WebhookError::GaveUp {
+                attempts: 2,
+                last: AttemptError::Status(s),
+            } => assert_eq!(s.as_u16(), 503),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(err.to_string().contains("503"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn giving_up_keeps_the_transport_error() {
+        let dead = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = l.local_addr().unwrap().port();
+            drop(l);
+            Url::parse(&format!("http://127.0.0.1:{port}/hook")).unwrap()
+        };
+        let err = send(&client().unwrap(), &dead, &payload(), quick(1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                WebhookError::GaveUp {
+                    attempts: 1,
+                    last: AttemptError::Transport(_)
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_2xx_is_delivered_on_the_first_attempt() {
+        let url = answering(204).await;
+        let n = send(&client().unwrap(), &url, &payload(), quick(3))
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}
