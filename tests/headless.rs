@@ -11,9 +11,11 @@ use axum::routing::post;
 use axum::{Json, Router};
 use common::shop;
 use pretix_race::events::{Events, RaceEvent, WaitReason};
+use pretix_race::exit::{self, Exit};
 use pretix_race::notify::webhook::Policy;
+use pretix_race::notify::Notify;
 use pretix_race::race::{Race, RaceEnd};
-use pretix_race::runner::{self, Exit, Notify};
+use pretix_race::runner;
 use pretix_race::session::Session;
 use pretix_race_shared::script::cookie_store_script;
 use pretix_race_sim::{Scenario, ScriptedListing, Trigger};
@@ -91,8 +93,9 @@ async fn won_race_prints_handoff_writes_private_files_and_posts_the_webhook() {
     let hook = receiver(0).await;
     let mut out = Vec::new();
     let notify = hook_notify(hook.url.clone());
-    let exit = runner::run(shop.cfg.clone(), notify, CancellationToken::new(), &mut out).await;
-    assert_eq!(exit, Exit::Won);
+    let exit =
+        exit::of(&runner::run(shop.cfg.clone(), notify, CancellationToken::new(), &mut out).await);
+    assert_eq!(exit, Exit::Success);
 
     // the session the shop actually sold to
     let post = shop
@@ -227,14 +230,16 @@ async fn webhook_is_retried_and_its_failure_never_loses_the_win() {
     let notify = hook_notify(hook.url.clone());
     let mut out = Vec::new();
     assert_eq!(
-        runner::run(
-            shop_a.cfg.clone(),
-            notify,
-            CancellationToken::new(),
-            &mut out
-        )
-        .await,
-        Exit::Won
+        exit::of(
+            &runner::run(
+                shop_a.cfg.clone(),
+                notify,
+                CancellationToken::new(),
+                &mut out
+            )
+            .await
+        ),
+        Exit::Success
     );
     assert_eq!(hook.bodies.lock().unwrap().len(), 3);
 
@@ -253,14 +258,16 @@ async fn webhook_is_retried_and_its_failure_never_loses_the_win() {
     let notify = hook_notify(dead);
     let mut out = Vec::new();
     assert_eq!(
-        runner::run(
-            shop_b.cfg.clone(),
-            notify,
-            CancellationToken::new(),
-            &mut out
-        )
-        .await,
-        Exit::Won
+        exit::of(
+            &runner::run(
+                shop_b.cfg.clone(),
+                notify,
+                CancellationToken::new(),
+                &mut out
+            )
+            .await
+        ),
+        Exit::Success
     );
     assert!(String::from_utf8(out).unwrap().contains("TICKET IN CART"));
 }
@@ -289,7 +296,7 @@ async fn dry_run_sends_a_detection_webhook_and_buys_nothing() {
     .await
     .unwrap();
     stopper.await.unwrap();
-    assert_eq!(exit, Exit::Interrupted);
+    assert_eq!(exit::of(&exit), Exit::Interrupted);
     let bodies = hook.bodies.lock().unwrap().clone();
     assert_eq!(bodies[0]["event"], "ticket_detected");
     assert_eq!(bodies[0]["ticket"], "Ticket – Type A");
@@ -309,19 +316,21 @@ async fn marketplace_not_found_exits_3_and_bad_event_exits_2() {
     shop.cfg.live_responses = tmp.path().to_path_buf();
     let mut out = Vec::new();
     assert_eq!(
-        runner::run(
-            shop.cfg.clone(),
-            Notify::default(),
-            CancellationToken::new(),
-            &mut out
-        )
-        .await,
+        exit::of(
+            &runner::run(
+                shop.cfg.clone(),
+                Notify::default(),
+                CancellationToken::new(),
+                &mut out
+            )
+            .await
+        ),
         Exit::NoMarketplace
     );
     let mut wrong = shop.cfg.clone();
     wrong.event = "org/no-such-event".into();
     assert_eq!(
-        runner::run(wrong, Notify::default(), CancellationToken::new(), &mut out).await,
+        exit::of(&runner::run(wrong, Notify::default(), CancellationToken::new(), &mut out).await),
         Exit::Usage
     );
 }

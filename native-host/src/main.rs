@@ -1,13 +1,18 @@
 //! `pretix-race`: a thin shell over the library. Parse the command line, set
-//! up logging and the runtime, pick the mode, map the result to an exit code.
+//! up logging and the runtime, pick the mode, and turn what came back into
+//! an exit code. This is the only place that reports a run's error to the
+//! user and picks the code (through [`Exit`]'s conversions): the library
+//! returns outcomes and typed errors and never decides how the process ends.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use pretix_race::cli::{Cli, Command, LogFormat};
-use pretix_race::handoff::native;
-use pretix_race::runner::{self, Exit, Notify};
+use pretix_race::exit::{self, Exit};
+use pretix_race::host;
+use pretix_race::notify::Notify;
+use pretix_race::runner;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 use tracing_subscriber::EnvFilter;
@@ -17,15 +22,15 @@ fn main() -> ExitCode {
     // (plus `--parent-window=…` on Windows): no clap, frames on stdin/stdout.
     if let Some(origin) = std::env::args()
         .nth(1)
-        .filter(|a| native::is_extension_origin(a))
+        .filter(|a| host::is_extension_origin(a))
     {
         init_host_logging();
         let Some(runtime) = runtime() else {
             return Exit::Failure.into();
         };
-        let exit = runtime.block_on(native::serve(&origin, std::io::stdin(), std::io::stdout()));
+        let end = runtime.block_on(host::serve(&origin, std::io::stdin(), std::io::stdout()));
         runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-        return exit.into();
+        return finish(end).into();
     }
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.log_format);
@@ -54,7 +59,7 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 fn init_host_logging() {
     let filter = EnvFilter::try_from_env("PRETIX_RACE_LOG")
         .unwrap_or_else(|_| EnvFilter::new("pretix_race=info,warn"));
-    let dir = native::data_dir();
+    let dir = host::data_dir();
     let file = pretix_race::artifacts::open_private_append(&dir, "pretix-race-host.log").ok();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -83,14 +88,15 @@ async fn run(cli: Cli) -> Exit {
     match cli.command {
         Some(Command::Demo(args)) => demo(args, cancel, &mut stdout).await,
         Some(Command::TestHandoff(args)) => {
-            pretix_race::handoff::test::run(&args, &mut stdout).await
+            finish(pretix_race::test_handoff::run(&args, &mut stdout).await)
         }
         None => {
             let cfg = match cli.race.to_config() {
                 Ok(cfg) => cfg,
                 Err(e) => {
+                    // One plain line: the user typed something that cannot work.
                     eprintln!("error: {e}");
-                    return Exit::Usage;
+                    return Exit::from(&e);
                 }
             };
             let notify = Notify {
@@ -98,9 +104,34 @@ async fn run(cli: Cli) -> Exit {
                 imessage: cli.race.imessage.clone(),
                 webhook_policy: None,
             };
-            runner::run(cfg, notify, cancel, &mut stdout).await
+            finish(runner::run(cfg, notify, cancel, &mut stdout).await)
         }
     }
+}
+
+/// The end of every mode: report an error once, with its causes, and pick
+/// the exit code for the result.
+fn finish<T, E>(result: Result<T, E>) -> Exit
+where
+    E: std::error::Error,
+    for<'a> &'a T: Into<Exit>,
+    for<'a> &'a E: Into<Exit>,
+{
+    if let Err(e) = &result {
+        let mut causes = String::new();
+        let mut source = e.source();
+        while let Some(s) = source {
+            causes.push_str(if causes.is_empty() { "" } else { ": " });
+            causes.push_str(&s.to_string());
+            source = s.source();
+        }
+        if causes.is_empty() {
+            tracing::error!("{e}");
+        } else {
+            tracing::error!(cause = %causes, "{e}");
+        }
+    }
+    exit::of(&result)
 }
 
 #[cfg(feature = "demo")]
@@ -109,11 +140,11 @@ async fn demo(
     cancel: CancellationToken,
     out: &mut (dyn std::io::Write + Send),
 ) -> Exit {
-    if args.serve {
+    finish(if args.serve {
         pretix_race::demo::serve(&args.live_responses, cancel, out).await
     } else {
         pretix_race::demo::run(args.interval, &args.live_responses, cancel, out).await
-    }
+    })
 }
 
 #[cfg(not(feature = "demo"))]

@@ -1,7 +1,9 @@
 //! The headless handoff: everything a person needs to finish checkout from
-//! another machine, printed to stdout.
+//! another machine, printed to stdout. Files and notifications are not made
+//! here: see [`crate::after_win`].
 
 use std::fmt::Write as _;
+use std::io;
 
 use pretix_race_shared::cookies::origin_of;
 use pretix_race_shared::protocol::Handoff;
@@ -41,4 +43,11 @@ pub fn render(h: &Handoff, verified: bool) -> String {
         "========================================================="
     );
     s
+}
+
+/// Print the block to `out` and flush it. This is the one output the user
+/// needs, so unlike a log line its failure is returned, not dropped.
+pub fn print(out: &mut (dyn io::Write + Send), h: &Handoff, verified: bool) -> io::Result<()> {
+    out.write_all(render(h, verified).as_bytes())?;
+    out.flush()
 }

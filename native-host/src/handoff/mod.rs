@@ -1,13 +1,14 @@
-//! Handing a won cart to a human.
+//! Handing a won cart to a human: build the message, render it.
 //!
-//! - [`headless`]: print the checkout URL, cookies and fallback script (for a
-//!   server, or a terminal), and write the cookie and transcript files.
-//! - The Chrome extension path (native messaging) builds on the same
-//!   [`pretix_race_shared::protocol::Handoff`] message made here.
+//! - [`handoff_message`]: the [`Handoff`] for a win, the one thing both front
+//!   ends hand over (the terminal prints it, the host sends it as a frame).
+//! - [`headless`]: render and print it for a terminal or a server.
+//!
+//! Running the race, saving files and notifying are elsewhere
+//! ([`crate::runner`], [`crate::host`], [`crate::after_win`]); this module
+//! imports none of them, so any of them can use it.
 
 pub mod headless;
-pub mod native;
-pub mod test;
 
 use pretix_race_shared::protocol::Handoff;
 use pretix_race_shared::script::cookie_store_script;

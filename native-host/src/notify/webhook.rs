@@ -64,19 +64,36 @@ fn timestamp() -> String {
 }
 
 /// A plain client for webhooks: no shop cookies, no browser disguise.
-pub fn client() -> reqwest::Client {
+///
+/// Building can fail (the TLS backend cannot load the system's roots);
+/// that is returned, never papered over with a default client that would
+/// ignore our timeouts and identity.
+pub fn client() -> Result<reqwest::Client, WebhookError> {
     reqwest::Client::builder()
         .use_rustls_tls()
         .connect_timeout(Duration::from_secs(5))
         .user_agent(concat!("pretix-race/", env!("CARGO_PKG_VERSION")))
         .build()
-        .unwrap_or_default()
+        .map_err(WebhookError::Client)
+}
+
+/// Why one POST did not count as delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    /// The receiver answered, but not with 2xx.
+    #[error("HTTP {0}")]
+    Status(reqwest::StatusCode),
+    /// No answer: connect, TLS, timeout, …
+    #[error("{0}")]
+    Transport(#[source] reqwest::Error),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
+    #[error("cannot build the webhook's HTTP client")]
+    Client(#[source] reqwest::Error),
     #[error("webhook gave up after {attempts} attempts: {last}")]
-    GaveUp { attempts: u32, last: String },
+    GaveUp { attempts: u32, last: AttemptError },
 }
 
 /// How hard to try.
@@ -106,9 +123,9 @@ pub async fn send(
     policy: Policy,
 ) -> Result<u32, WebhookError> {
     let mut delay = policy.first_retry_delay;
-    let mut last = String::new();
-    for attempt in 1..=policy.attempts {
-        match client
+    let mut attempt = 1;
+    loop {
+        let last = match client
             .post(url.clone())
             .timeout(policy.timeout)
             .json(payload)
@@ -116,17 +133,103 @@ pub async fn send(
             .await
         {
             Ok(r) if r.status().is_success() => return Ok(attempt),
-            Ok(r) => last = format!("HTTP {}", r.status()),
-            Err(e) => last = e.to_string(),
-        }
+            Ok(r) => AttemptError::Status(r.status()),
+            Err(e) => AttemptError::Transport(e),
+        };
         tracing::warn!(attempt, error = %last, "webhook failed");
-        if attempt < policy.attempts {
-            tokio::time::sleep(delay).await;
-            delay *= 2;
+        if attempt >= policy.attempts {
+            return Err(WebhookError::GaveUp {
+                attempts: attempt,
+                last,
+            });
+        }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+        attempt += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn quick(attempts: u32) -> Policy {
+        Policy {
+            attempts,
+            timeout: Duration::from_secs(5),
+            first_retry_delay: Duration::from_millis(1),
         }
     }
-    Err(WebhookError::GaveUp {
-        attempts: policy.attempts,
-        last,
-    })
+
+    fn payload() -> Payload {
+        let target = Url::parse("https://shop.example/org/ev/secondhand/").unwrap();
+        Payload::detected(&target, "Ticket – Type A", "190.00 EUR")
+    }
+
+    /// A receiver on 127.0.0.1 that answers every request with `status`.
+    async fn answering(status: u16) -> Url {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/hook", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 64 * 1024];
+                // One read holds this small request's head and body.
+                let _ = sock.read(&mut buf).await;
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = sock.write_all(answer.as_bytes()).await;
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn giving_up_keeps_the_last_status() {
+        let url = answering(503).await;
+        let err = send(&client().unwrap(), &url, &payload(), quick(2))
+            .await
+            .unwrap_err();
+        match &err {
+            WebhookError::GaveUp {
+                attempts: 2,
+                last: AttemptError::Status(s),
+            } => assert_eq!(s.as_u16(), 503),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(err.to_string().contains("503"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn giving_up_keeps_the_transport_error() {
+        let dead = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = l.local_addr().unwrap().port();
+            drop(l);
+            Url::parse(&format!("http://127.0.0.1:{port}/hook")).unwrap()
+        };
+        let err = send(&client().unwrap(), &dead, &payload(), quick(1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                WebhookError::GaveUp {
+                    attempts: 1,
+                    last: AttemptError::Transport(_)
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_2xx_is_delivered_on_the_first_attempt() {
+        let url = answering(204).await;
+        let n = send(&client().unwrap(), &url, &payload(), quick(3))
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
 }

@@ -1,129 +1,28 @@
-//! Native-messaging host mode: the Chrome extension's engine room.
-//!
-//! Chrome starts `pretix-race chrome-extension://<id>/` (on Windows with an
-//! extra `--parent-window=…`) and speaks on stdin/stdout: each message is a
-//! native-endian `u32` length and that many bytes of JSON (framing by the
-//! `native_messaging` crate). stdout carries frames and nothing else: logs go
-//! to stderr and a log file.
-//!
-//! The loop: `Start` runs the race engine and streams `Status` at least once
-//! per poll; the moment a cart is verified, `Handoff` goes out (before debug
-//! files and notifications), and the extension's `HandoffResult` is logged.
-//! `Stop` cancels; stdin closing (the browser went away) stops cleanly.
+//! The host's state machine: one race at a time, its events mapped to the
+//! `Status` the popup shows, its end to a last `Status` (and, after a win,
+//! the `Handoff` frame first, then [`after_win`]).
 
-use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use native_messaging::host::{decode_message_opt, send_json, NmError};
-use pretix_race_shared::protocol::{
-    decode, DecodeError, Envelope, FromHost, Handoff, LogLevel, RaceState, Status, ToHost,
-    EXTENSION_ID, MAX_BROWSER_MESSAGE,
-};
+use pretix_race_shared::protocol::{FromHost, LogLevel, RaceState, Status, ToHost};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use super::transport::Inbound;
+use super::{data_dir, HostError};
+use crate::after_win::after_win;
 use crate::artifacts;
 use crate::cart::{CartOutcome, LostReason};
 use crate::config::Config;
 use crate::events::{Events, RaceEvent, WaitReason};
-use crate::handoff::{handoff_message, test::fake_handoff};
+use crate::handoff::handoff_message;
+use crate::notify::{Notifier, Notify};
 use crate::race::{Race, RaceEnd, Summary};
-use crate::runner::Exit;
 use crate::session::Session;
+use crate::test_handoff::fake_handoff;
 
-/// Is `arg` how Chrome names its caller (`chrome-extension://<id>/`)?
-pub fn is_extension_origin(arg: &str) -> bool {
-    arg.starts_with("chrome-extension://")
-}
-
-/// The callers we answer: our extension's fixed ID, plus any listed in
-/// `PRETIX_RACE_ALLOWED_ORIGINS` (comma-separated, for a self-built fork).
-pub fn allowed_origins() -> Vec<String> {
-    let mut v = vec![format!("chrome-extension://{EXTENSION_ID}/")];
-    if let Ok(extra) = std::env::var("PRETIX_RACE_ALLOWED_ORIGINS") {
-        v.extend(
-            extra
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty()),
-        );
-    }
-    v
-}
-
-/// Where the host keeps its log and debug files: `PRETIX_RACE_HOME`, or the
-/// platform's data directory (`~/.local/share/pretix-race`, …).
-pub fn data_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("PRETIX_RACE_HOME") {
-        return PathBuf::from(d);
-    }
-    dirs::data_local_dir()
-        .map(|d| d.join("pretix-race"))
-        .unwrap_or_else(|| std::env::temp_dir().join("pretix-race"))
-}
-
-/// What arrives from the browser.
-enum Inbound {
-    Message(Result<ToHost, DecodeError>),
-    /// The stream broke (bad frame, I/O error): nothing more can be read.
-    Broken(String),
-    /// stdin closed: the browser is gone.
-    Closed,
-}
-
-/// Serve the extension on `input`/`output` until it disconnects.
-pub async fn serve<R, W>(origin: &str, input: R, output: W) -> Exit
-where
-    R: Read + Send + 'static,
-    W: Write + Send + 'static,
-{
-    if !allowed_origins().iter().any(|o| o == origin) {
-        tracing::error!("refusing caller {origin}: not the pretix-race extension");
-        return Exit::Usage;
-    }
-    tracing::info!("native-messaging host started for {origin}");
-    let inbound = spawn_reader(input);
-    let outbound = spawn_writer(output);
-    Host::new(outbound).run(inbound).await
-}
-
-/// Frames from `input`, on a thread of its own (stdin blocks).
-fn spawn_reader<R: Read + Send + 'static>(mut input: R) -> mpsc::UnboundedReceiver<Inbound> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    std::thread::spawn(move || loop {
-        let item = match decode_message_opt(&mut input, MAX_BROWSER_MESSAGE) {
-            Ok(Some(json)) => Inbound::Message(decode::<ToHost>(json.as_bytes())),
-            Ok(None) => Inbound::Closed,
-            Err(NmError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Inbound::Closed,
-            Err(e) => Inbound::Broken(e.to_string()),
-        };
-        let last = !matches!(item, Inbound::Message(_));
-        if tx.send(item).is_err() || last {
-            return;
-        }
-    });
-    rx
-}
-
-/// A writer thread: every [`FromHost`] becomes one frame on `output`.
-fn spawn_writer<W: Write + Send + 'static>(mut output: W) -> mpsc::UnboundedSender<FromHost> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<FromHost>();
-    std::thread::spawn(move || {
-        while let Some(msg) = rx.blocking_recv() {
-            if let Err(e) = send_json(&mut output, &Envelope::new(&msg)) {
-                tracing::error!("cannot write to the browser: {e}");
-                if matches!(e, NmError::Io(_)) {
-                    return;
-                }
-            }
-        }
-    });
-    tx
-}
-
-struct Host {
+pub(super) struct Host {
     out: mpsc::UnboundedSender<FromHost>,
     status: Status,
     race: Option<(CancellationToken, tokio::task::JoinHandle<RaceEnd>)>,
@@ -133,7 +32,7 @@ struct Host {
 }
 
 impl Host {
-    fn new(out: mpsc::UnboundedSender<FromHost>) -> Host {
+    pub(super) fn new(out: mpsc::UnboundedSender<FromHost>) -> Host {
         Host {
             out,
             status: Status {
@@ -168,7 +67,10 @@ impl Host {
         self.send(FromHost::Status(self.status.clone()));
     }
 
-    async fn run(mut self, mut inbound: mpsc::UnboundedReceiver<Inbound>) -> Exit {
+    pub(super) async fn run(
+        mut self,
+        mut inbound: mpsc::UnboundedReceiver<Inbound>,
+    ) -> Result<(), HostError> {
         loop {
             tokio::select! {
                 msg = inbound.recv() => match msg {
@@ -178,18 +80,17 @@ impl Host {
                         self.send(FromHost::Error { message: e.to_string() });
                     }
                     Some(Inbound::Broken(e)) => {
-                        tracing::error!("native-messaging stream broken: {e}");
                         self.stop().await;
-                        return Exit::Failure;
+                        return Err(HostError::Broken(e));
                     }
                     Some(Inbound::Closed) | None => {
                         tracing::info!("the browser closed the connection; stopping");
                         self.stop().await;
-                        return Exit::Won;
+                        return Ok(());
                     }
                 },
                 Some(ev) = recv(&mut self.events) => self.on_event(ev),
-                end = join(&mut self.race) => self.on_end(end),
+                end = join(&mut self.race) => self.on_end(end).await,
             }
         }
     }
@@ -292,7 +193,6 @@ impl Host {
             RaceEvent::Polled {
                 poll,
                 latency,
-                listings,
                 page,
                 ..
             } => {
@@ -302,7 +202,6 @@ impl Host {
                 if *page != "inactive" {
                     s.state = RaceState::Polling;
                 }
-                let _ = listings;
             }
             RaceEvent::MarketplaceInactive => s.state = RaceState::MarketplaceInactive,
             RaceEvent::Waiting { reason, duration } => match reason {
@@ -360,7 +259,7 @@ impl Host {
         self.push_status();
     }
 
-    fn on_end(&mut self, end: Result<RaceEnd, tokio::task::JoinError>) {
+    async fn on_end(&mut self, end: Result<RaceEnd, tokio::task::JoinError>) {
         self.race = None;
         // Events still queued tell the popup how it went.
         if let Some(mut rx) = self.events.take() {
@@ -372,23 +271,14 @@ impl Host {
         match end {
             Ok(RaceEnd::Won(win, summary)) => {
                 // The handoff first: the browser needs it now.
-                let msg: Handoff = handoff_message(&win);
+                let msg = handoff_message(&win);
                 self.send(FromHost::Handoff(msg.clone()));
                 self.status.state = RaceState::Won;
                 self.push_status();
                 if let Some(cfg) = cfg {
-                    if let Err(e) = artifacts::save_cookies(
-                        &cfg.live_responses,
-                        &msg.cookies,
-                        &win.checkout_url,
-                        &msg.cookie_script,
-                    ) {
-                        tracing::warn!("could not save cookies: {e}");
-                    }
-                    if let Err(e) = artifacts::save_transcript(&cfg.live_responses, &win.transcript)
-                    {
-                        tracing::warn!("could not save the cart transcript: {e}");
-                    }
+                    // The extension has no notification settings (yet).
+                    let notifier = Notifier::new(Notify::default());
+                    after_win(&cfg.live_responses, &win, &msg, &notifier).await;
                 }
                 // The deliberate exception to "never log cookies": the
                 // fallback script, so a user can always recover the cart.
@@ -438,7 +328,13 @@ impl Host {
     async fn stop(&mut self) {
         if let Some((cancel, handle)) = self.race.take() {
             cancel.cancel();
-            let _ = tokio::time::timeout(Duration::from_secs(15), handle).await;
+            match tokio::time::timeout(Duration::from_secs(15), handle).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(cause = %e, "the race ended abnormally while stopping")
+                }
+                Err(_) => tracing::warn!("the race did not stop within 15 s; leaving it behind"),
+            }
         }
     }
 }

@@ -1,5 +1,7 @@
-//! `pretix-race test-handoff --simulate`: a made-up win sent through the real
-//! handoff path, so users can check their setup before a real race.
+//! The `pretix-race test-handoff --simulate` command: a made-up win sent
+//! through the real handoff path (the printed block, the webhook, iMessage),
+//! so users can check their setup before a real race. The native-messaging
+//! host uses [`fake_handoff`] for the extension's "test handoff" button.
 
 use std::io::Write;
 
@@ -10,8 +12,16 @@ use url::Url;
 
 use crate::cli::TestHandoffArgs;
 use crate::handoff::headless;
-use crate::notify::webhook;
-use crate::runner::{self, Exit, Notify};
+use crate::notify::{Notifier, Notify};
+
+/// Why the test handoff did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum TestHandoffError {
+    #[error("--url {0:?} is not an http(s) URL")]
+    BadUrl(String),
+    #[error("could not print the test handoff")]
+    NotPrinted(#[source] std::io::Error),
+}
 
 /// Fake session cookies for `origin`, shaped like pretix's real ones.
 pub fn fake_cookies(site: &Url) -> Vec<Cookie> {
@@ -71,29 +81,24 @@ pub fn fake_handoff(site: &Url) -> Handoff {
     }
 }
 
-pub async fn run(args: &TestHandoffArgs, out: &mut (dyn Write + Send)) -> Exit {
+/// Print the fake handoff and send the notifications the user asked for.
+/// Notification failures are logged (as in a real win) and do not fail it.
+pub async fn run(
+    args: &TestHandoffArgs,
+    out: &mut (dyn Write + Send),
+) -> Result<(), TestHandoffError> {
     let site = match Url::parse(&args.url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => u,
-        _ => {
-            tracing::error!("--url {:?} is not an http(s) URL", args.url);
-            return Exit::Usage;
-        }
+        _ => return Err(TestHandoffError::BadUrl(args.url.clone())),
     };
     let msg = fake_handoff(&site);
-    let _ = out.write_all(headless::render(&msg, true).as_bytes());
-    let _ = out.flush();
-    let notify = Notify {
+    headless::print(out, &msg, true).map_err(TestHandoffError::NotPrinted)?;
+    let notifier = Notifier::new(Notify {
         webhook: args.webhook.clone(),
         imessage: args.imessage.clone(),
         webhook_policy: None,
-    };
+    });
     let target = site.join("event/secondhand/").unwrap_or(site);
-    let payload = webhook::Payload::in_cart(&target, &msg);
-    runner::send_webhook(&webhook::client(), &notify, &payload).await;
-    runner::send_imessage(
-        &notify,
-        &format!("pretix-race test handoff: {}", msg.checkout_url),
-    )
-    .await;
-    Exit::Won
+    notifier.test_handoff(&target, &msg).await;
+    Ok(())
 }
