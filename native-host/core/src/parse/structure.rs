@@ -91,7 +91,7 @@ pub fn is_csrf_failure(html: &str) -> bool {
         LazyLock::new(|| re(r#"(?is)<div\b[^>]*\bid\s*=\s*["']?summary\b.*\(403\)"#));
     static HEADLINE: LazyLock<Regex> = LazyLock::new(|| {
         re(
-            r"(?i)CSRF(\s|-)(verification failed|Verifizierung fehlgeschlagen|verificatie mislukt)|vérification CSRF a échoué",
+            r"(?i)CSRF(\s|-)(verification failed|Verifizierung fehlgeschlagen)|vérification CSRF a échoué",
         )
     });
     SUMMARY.is_match(html) || HEADLINE.is_match(html)
