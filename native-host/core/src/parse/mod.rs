@@ -129,19 +129,22 @@ pub fn classify(url: &str, html: &str) -> PageKind {
         return PageKind::Login;
     }
     if path.contains(structure::MARKETPLACE) && structure::is_pretix_shell(html) {
-        return if !structure::has_error_message(html) && fast::buy_form_markers(html) == 0 {
+        if structure::has_error_message(html) {
+            return if path.contains(structure::BUY) || !structure::has_product_list(html) {
+                // An error answering a buy, or an error with nothing else on
+                // the page: the ticket went to someone else.
+                PageKind::TicketUnavailable
+            } else {
+                // The error over the event's product list: pretix sent us to
+                // the shop front because the marketplace is switched off.
+                PageKind::Inactive
+            };
+        }
+        if fast::buy_form_markers(html) == 0 {
             // The marketplace in pretix's chrome, no buy form, no error:
             // nothing on offer, whatever the sentence says.
-            PageKind::Empty
-        } else if path.contains(structure::BUY) || !structure::has_product_list(html) {
-            // An error answering a buy, or an error with nothing else on
-            // the page: the ticket went to someone else.
-            PageKind::TicketUnavailable
-        } else {
-            // The error over the event's product list: pretix sent us to
-            // the shop front because the marketplace is switched off.
-            PageKind::Inactive
-        };
+            return PageKind::Empty;
+        }
     }
     PageKind::Unknown
 }
