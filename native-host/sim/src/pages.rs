@@ -465,6 +465,72 @@ mod tests {
         }
     }
 
+    /// A German, French or Dutch shop shows none of the English words a
+    /// client might key on, and writes money its own way.
+    #[test]
+    fn other_languages_render_without_english_markers() {
+        let cart = [CartLine {
+            listing_id: "x".into(),
+            ticket_type: "Ticket – Type A".into(),
+            price: "1234.50".into(),
+            currency: "EUR".into(),
+            item: "965".into(),
+            expires: SystemTime::now() + Duration::from_secs(600),
+        }];
+        let listing = ShownListing {
+            id: "abcdefghijklmnop",
+            ticket_type: "Ticket – Type A",
+            price: "90.00",
+            currency: "EUR",
+            token: "t".repeat(64),
+        };
+        for (lang, money) in [
+            (Lang::De, "1.234,50 €"),
+            (Lang::Fr, "1\u{202f}234,50\u{202f}€"),
+            (Lang::Nl, "€ 1.234,50"),
+        ] {
+            let s = Site { lang, ..site() };
+            let pages = [
+                marketplace_page(&s, "/", &Filter::default(), &[listing.clone()]),
+                marketplace_page(&s, "/", &Filter::default(), &[]),
+                inactive_page(&s, "/"),
+                unavailable_page(&s, "/"),
+                checkout_page(&s, "/", &cart, "tok"),
+                csrf_failure_page(&s, "why"),
+                event_page(&s, Some("secondhand/"), "tok"),
+            ];
+            for page in &pages {
+                for english in [
+                    "Your cart",
+                    "Step 1 of",
+                    "No tickets available",
+                    "not currently active",
+                    "Ticket unavailable",
+                    "CSRF verification failed",
+                    "Marketplace",
+                    "English",
+                ] {
+                    assert!(
+                        !page.contains(english),
+                        "{lang:?} shows {english:?}:\n{page}"
+                    );
+                }
+                assert!(
+                    page.contains(&format!("lang=\"{}\"", lang.html_lang())),
+                    "{lang:?}"
+                );
+            }
+            assert!(
+                pages[4].contains(&format!("<strong>{money}</strong>")),
+                "{lang:?}"
+            );
+            assert!(
+                pages[0].contains(&lang.listing_money(9000, "EUR")),
+                "{lang:?}"
+            );
+        }
+    }
+
     #[test]
     fn checkout_shows_cart_in_site_format() {
         let cart = [CartLine {
