@@ -111,7 +111,14 @@ pub fn title(html: &str) -> String {
 ///
 /// Decided from what does not change with the shop's language (see
 /// [`structure`]): the URL path, pretix's markup and the forms on the page.
-/// Words are only a last hint, for pages whose structure says nothing.
+/// The only words read are Django's CSRF headline, as an extra hint.
+///
+/// A page on the marketplace path, in pretix's shell:
+/// - with an error box (`alert-danger` outside any panel) and either a buy
+///   URL or no product list: [`PageKind::TicketUnavailable`];
+/// - with an error box over the shop front's product list:
+///   [`PageKind::Inactive`];
+/// - with neither an error box nor a buy form: [`PageKind::Empty`].
 pub fn classify(url: &str, html: &str) -> PageKind {
     // Hot path first: a page with buy forms is a page to buy from.
     let found = listings(html);
