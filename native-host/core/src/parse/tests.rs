@@ -424,3 +424,95 @@ fn error_boxes_inside_panels_do_not_count() {
     // The words alone are no box.
     assert!(!has_error_message("<p>alert-danger</p>"));
 }
+
+#[test]
+fn page_kinds_have_stable_names() {
+    let names: Vec<_> = [
+        PageKind::Listings(Vec::new()),
+        PageKind::Empty,
+        PageKind::Inactive,
+        PageKind::TicketUnavailable,
+        PageKind::Checkout,
+        PageKind::CsrfFailure,
+        PageKind::Login,
+        PageKind::Unknown,
+    ]
+    .iter()
+    .map(PageKind::name)
+    .collect();
+    assert_eq!(
+        names,
+        [
+            "listings",
+            "empty",
+            "inactive",
+            "ticket_unavailable",
+            "checkout",
+            "csrf_failure",
+            "login",
+            "unknown"
+        ]
+    );
+}
+
+#[test]
+fn entities_in_titles_are_decoded() {
+    assert_eq!(
+        title("<title>Ticket &ndash; Type&nbsp;A &amp; B &#x27;x&#39; &quot;y&quot; &lt;z&gt;</title>"),
+        "Ticket – Type A & B 'x' \"y\" <z>"
+    );
+    assert_eq!(
+        title("<title>a&#160;b&#8239;c &#8211; d</title>"),
+        "a b c – d"
+    );
+    assert_eq!(title("<title>plain</title>"), "plain");
+}
+
+#[test]
+fn the_fallback_only_takes_post_forms_to_buy() {
+    let panel = |form: &str| {
+        format!(
+            "<div class=\"panel panel-default\"><h3 class=\"panel-title\">T</h3>\
+             <h2 class=\"text-primary\">1 EUR</h2>{form}\
+             <input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"tok\"></form></div>"
+        )
+    };
+    assert_eq!(
+        fallback::listings(&panel(
+            "<form method=\"get\" action=\"/e/secondhand/buy/x/\">"
+        ))
+        .len(),
+        0
+    );
+    assert_eq!(
+        fallback::listings(&panel("<form method=\"post\" action=\"/e/secondhand/\">")).len(),
+        0
+    );
+    assert_eq!(
+        fallback::listings(&panel(
+            "<form method=\"POST\" action=\"/e/secondhand/buy/x/\">"
+        ))
+        .len(),
+        1
+    );
+}
+
+/// When the fallback finds no more listings than the fast path, the fast
+/// path's reading stands (the extra buy form sat in an info panel).
+#[test]
+fn the_fast_reading_stands_when_the_fallback_finds_no_more() {
+    let fast_only = "<div class=\"panel panel-default\"><h3 class=\"panel-title\">T</h3>\
+        <h2 class=\"text-primary\">1 EUR</h2>\
+        <form method=\"post\" action=\"/e/secondhand/buy/a/\">\
+        <input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\" tok \"></form></div>";
+    let info = "<div class=\"panel panel-info\"><h3 class=\"panel-title\">I</h3>\
+        <form method=\"post\" action=\"/e/secondhand/buy/b/\">\
+        <input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"t\"></form></div>";
+    let html = format!("{fast_only}{info}");
+    assert_eq!(fast::buy_form_markers(&html), 2);
+    let found = listings(&html);
+    assert_eq!(found.len(), 1);
+    // The fast path keeps the token byte for byte; the DOM reading trims it.
+    assert_eq!(found[0].csrf_token, " tok ");
+    assert_eq!(fallback::listings(&html)[0].csrf_token, "tok");
+}
