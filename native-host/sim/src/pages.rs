@@ -491,7 +491,7 @@ mod tests {
         ] {
             let s = Site { lang, ..site() };
             let pages = [
-                marketplace_page(&s, "/", &Filter::default(), &[listing.clone()]),
+                marketplace_page(&s, "/", &Filter::default(), std::slice::from_ref(&listing)),
                 marketplace_page(&s, "/", &Filter::default(), &[]),
                 inactive_page(&s, "/"),
                 unavailable_page(&s, "/"),
