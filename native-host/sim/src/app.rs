@@ -50,6 +50,7 @@ impl Shared {
             base_url: format!("https://127.0.0.1:{port}"),
             event_path: format!("/{}/{}/", scenario.organizer, scenario.event),
             event_name: scenario.event_name.clone(),
+            lang: scenario.language,
         };
         Shared {
             market: Mutex::new(Market::new(&scenario)),
@@ -126,11 +127,11 @@ async fn not_found() -> Response {
     html(StatusCode::NOT_FOUND, pages::not_found_page())
 }
 
-fn csrf_failure(failure: &Failure) -> Response {
+fn csrf_failure(site: &Site, failure: &Failure) -> Response {
     tracing::debug!(reason = %failure.reason(), "sim: CSRF failure");
     html(
         StatusCode::FORBIDDEN,
-        pages::csrf_failure_page(&failure.reason()),
+        pages::csrf_failure_page(site, &failure.reason()),
     )
 }
 
@@ -362,7 +363,7 @@ async fn buy(
     let site_origin = format!("https://{}", ctx.host);
     if let Err(f) = csrf::check_origin(&site_origin, ctx.origin.as_deref(), ctx.referer.as_deref())
     {
-        return csrf_failure(&f);
+        return csrf_failure(&sh.site, &f);
     }
     let sc = &sh.scenario;
     let mut m = sh.market();
@@ -373,12 +374,12 @@ async fn buy(
         m.session(session_key).map(|s| s.csrf_secret.as_str()),
         ctx.form_field("csrfmiddlewaretoken"),
     ) {
-        return csrf_failure(&f);
+        return csrf_failure(&sh.site, &f);
     }
     if m.take_csrf_rejection() {
         let fresh = m.rotate_csrf(session_key).unwrap_or_default();
         let cookie = cookies::set_csrf(&fresh, SystemTime::now());
-        return with_cookies(csrf_failure(&Failure::Rotated), vec![cookie]);
+        return with_cookies(csrf_failure(&sh.site, &Failure::Rotated), vec![cookie]);
     }
     let marketplace = sh.site.marketplace_path();
     let served = m.marketplace_gets;
@@ -422,7 +423,7 @@ async fn buy(
         expires: now + RESERVATION,
     };
     let Some(session) = m.session_mut(Some(&key)) else {
-        return csrf_failure(&Failure::NoSession);
+        return csrf_failure(&sh.site, &Failure::NoSession);
     };
     session.cart.push(line);
     let secret = session.csrf_secret.clone();

@@ -35,6 +35,7 @@
 mod app;
 mod cookies;
 mod csrf;
+mod i18n;
 mod market;
 mod pages;
 mod record;
@@ -55,7 +56,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 pub use record::RecordedRequest;
-pub use scenario::{LinkStyle, LostStyle, Scenario, Scripted, ScriptedListing, Trigger};
+pub use scenario::{Lang, LinkStyle, LostStyle, Scenario, Scripted, ScriptedListing, Trigger};
 
 /// A listing that changed hands.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,6 +15,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 
+use super::i18n::Lang;
 use super::market::{parse_cents, CartLine};
 
 const LAYOUT: &str = include_str!("templates/layout.html");
@@ -82,6 +83,8 @@ pub struct Site {
     pub event_path: String,
     /// `Example Event`
     pub event_name: String,
+    /// The one language the shop speaks.
+    pub lang: Lang,
 }
 
 impl Site {
@@ -106,13 +109,24 @@ impl Site {
         )
     }
 
+    /// Fills `template` with `vars` and this shop's translations.
+    fn fill(&self, template: &str, vars: &[(&str, &str)]) -> String {
+        let mut all: Vec<(&str, &str)> = vars.to_vec();
+        all.extend(self.lang.vars());
+        all.push(("html_lang", self.lang.html_lang()));
+        all.push(("locale", self.lang.code()));
+        fill(template, &all)
+    }
+
     /// Wraps page content in the shared pretix chrome. `next` is the current
     /// path (with query), used by the language switcher like on the site.
     fn layout(&self, title: &str, next: &str, content: &str) -> String {
         let now = unix_now();
-        fill(
+        let locales = self.locales(next);
+        self.fill(
             LAYOUT,
             &[
+                ("locales", &locales),
                 ("title", &escape(title)),
                 ("event_name", &escape(&self.event_name)),
                 ("now", &format!("{:.6}", now)),
@@ -121,6 +135,26 @@ impl Site {
                 ("content", content),
             ],
         )
+    }
+}
+
+impl Site {
+    /// The language switcher: the English shop offers English and German,
+    /// like the captured one; the others offer only their own language.
+    fn locales(&self, next: &str) -> String {
+        let next = escape(&next.replace('?', "%3F"));
+        let entry = |code: &str, label: &str, active: bool| {
+            let class = if active { "active" } else { "" };
+            format!(
+                "                                <li><a href=\"/locale/set?locale={code}&next={next}\" class=\"{class}\" rel=\"nofollow\" lang=\"{code}\" hreflang=\"{code}\">{label}</a></li>\n"
+            )
+        };
+        match self.lang {
+            Lang::En => entry("en", "English", true) + &entry("de-informal", "Deutsch", false),
+            Lang::De => entry("de", "Deutsch", true),
+            Lang::Fr => entry("fr", "Français", true),
+            Lang::Nl => entry("nl", "Nederlands", true),
+        }
     }
 }
 
@@ -138,15 +172,17 @@ pub fn event_page(site: &Site, marketplace_href: Option<&str>, token: &str) -> S
         Some(href) => {
             let href = escape(href);
             (
-                fill(EVENT_BUTTON, &[("href", &href)]),
-                fill(EVENT_ASIDE, &[("href", &href)]),
+                site.fill(EVENT_BUTTON, &[("href", &href)]),
+                site.fill(EVENT_ASIDE, &[("href", &href)]),
             )
         }
         None => (String::new(), String::new()),
     };
-    fill(
+    let price = site.lang.money(9900, "EUR");
+    site.fill(
         EVENT,
         &[
+            ("price", &escape(&price)),
             ("event_name", &escape(&site.event_name)),
             ("event_url", &escape(&site.event_url())),
             ("token", token),
@@ -176,12 +212,12 @@ pub struct Filter<'a> {
     pub selected_sort: Option<&'a str>,
 }
 
-/// `sort` values the site offers, with their labels.
+/// `sort` values the site offers, with the keys of their labels.
 pub const SORTS: [(&str, &str); 4] = [
-    ("price_asc", "Price (Low to High)"),
-    ("price_desc", "Price (High to Low)"),
-    ("newest", "Newest First"),
-    ("oldest", "Oldest First"),
+    ("price_asc", "t_sort_price_asc"),
+    ("price_desc", "t_sort_price_desc"),
+    ("newest", "t_sort_newest"),
+    ("oldest", "t_sort_oldest"),
 ];
 
 fn option(value: &str, label: &str, selected: bool) -> String {
@@ -202,30 +238,33 @@ pub fn marketplace_page(
     listings: &[ShownListing<'_>],
 ) -> String {
     let selected_item = filter.selected_item.filter(|i| !i.is_empty());
-    let mut item_options = option("", "All tickets", selected_item.is_none());
+    let lang = site.lang;
+    let mut item_options = option("", lang.text("t_all_tickets"), selected_item.is_none());
     for (value, label) in &filter.items {
         item_options.push('\n');
         item_options.push_str(&option(value, label, selected_item == Some(value)));
     }
     let sort_options = SORTS
         .iter()
-        .map(|(value, label)| option(value, label, filter.selected_sort == Some(value)))
+        .map(|(value, label)| option(value, lang.text(label), filter.selected_sort == Some(value)))
         .collect::<Vec<_>>()
         .join("\n");
 
     let results = if listings.is_empty() {
-        NO_TICKETS.to_owned()
+        site.fill(NO_TICKETS, &[])
     } else {
         let listed = Utc::now().format("%Y-%m-%d").to_string();
         let panels: String = listings
             .iter()
             .map(|l| {
-                fill(
+                let money = parse_cents(l.price)
+                    .map(|c| lang.listing_money(c, l.currency))
+                    .unwrap_or_else(|| format!("{} {}", l.price, l.currency));
+                site.fill(
                     LISTING,
                     &[
                         ("ticket_type", &escape(l.ticket_type)),
-                        ("price", &escape(l.price)),
-                        ("currency", &escape(l.currency)),
+                        ("money", &escape(&money)),
                         ("listed", &listed),
                         ("action", &escape(&site.buy_url(l.id))),
                         ("token", &l.token),
@@ -235,7 +274,7 @@ pub fn marketplace_page(
             .collect();
         fill(LISTINGS, &[("panels", &panels)])
     };
-    let content = fill(
+    let content = site.fill(
         MARKETPLACE,
         &[
             ("item_options", &item_options),
@@ -243,29 +282,21 @@ pub fn marketplace_page(
             ("results", &results),
         ],
     );
-    site.layout("Ticket Marketplace", next, &content)
+    site.layout(lang.text("t_marketplace"), next, &content)
 }
 
 /// The page shown while the marketplace is switched off (HTTP 200).
 pub fn inactive_page(site: &Site, next: &str) -> String {
-    site.layout(
-        "Ticket marketplace is not currently active.",
-        next,
-        INACTIVE,
-    )
+    let price = site.lang.money(9900, "EUR");
+    let content = site.fill(INACTIVE, &[("price", &escape(&price))]);
+    site.layout(site.lang.text("t_inactive"), next, &content)
 }
 
 /// The page for a lost race (HTTP 200).
 pub fn unavailable_page(site: &Site, next: &str) -> String {
     let back = escape(&format!("{}{}", site.base_url, site.marketplace_path()));
-    let content = fill(UNAVAILABLE, &[("marketplace_url", &back)]);
-    site.layout("Ticket unavailable", next, &content)
-}
-
-/// The checkout's German-style money format: `190,00 €`.
-fn checkout_money(cents: i64, currency: &str) -> String {
-    let symbol = if currency == "EUR" { "€" } else { currency };
-    format!("{},{:02} {symbol}", cents / 100, cents % 100)
+    let content = site.fill(UNAVAILABLE, &[("marketplace_url", &back)]);
+    site.layout(site.lang.text("t_unavailable_title"), next, &content)
 }
 
 /// Checkout step 1 for a non-empty cart. The deadline shown is the earliest
@@ -291,9 +322,9 @@ pub fn checkout_page(site: &Site, next: &str, cart: &[CartLine], token: &str) ->
                 None => (line.ticket_type.as_str(), String::new()),
             };
             let price = parse_cents(&line.price)
-                .map(|c| checkout_money(c, &line.currency))
+                .map(|c| site.lang.money(c, &line.currency))
                 .unwrap_or_else(|| format!("{} {}", line.price, line.currency));
-            fill(
+            site.fill(
                 CART_ROW,
                 &[
                     ("item", &escape(&line.item)),
@@ -307,11 +338,15 @@ pub fn checkout_page(site: &Site, next: &str, cart: &[CartLine], token: &str) ->
         .collect();
     let total: i64 = cart.iter().filter_map(|l| parse_cents(&l.price)).sum();
     let currency = cart.first().map(|l| l.currency.as_str()).unwrap_or("EUR");
+    let lang = site.lang;
     let product_count = match cart.len() {
-        1 => "One product".to_owned(),
-        n => format!("{n} products"),
+        1 => lang.text("t_one_product").to_owned(),
+        n => lang.text("t_products_n").replace("{n}", &n.to_string()),
     };
-    let content = fill(
+    let reserved = lang
+        .text("t_reserved")
+        .replace("{n}", &(remaining / 60).to_string());
+    let content = site.fill(
         CHECKOUT,
         &[
             ("expires", &expires),
@@ -319,25 +354,26 @@ pub fn checkout_page(site: &Site, next: &str, cart: &[CartLine], token: &str) ->
                 "countdown",
                 &format!("{:02}:{:02}", remaining / 60, remaining % 60),
             ),
-            ("minutes", &(remaining / 60).to_string()),
+            ("reserved", &escape(&reserved)),
             ("row_count", &(cart.len() + 2).to_string()),
             ("cart_rows", &rows),
             ("product_count", &product_count),
-            ("total", &escape(&checkout_money(total, currency))),
+            ("total", &escape(&lang.money(total, currency))),
             ("event_url", &escape(&site.event_url())),
             ("token", token),
         ],
     );
-    site.layout(
-        "Step 1 of 3: Your information –\n    Checkout\n",
-        next,
-        &content,
-    )
+    let title = format!(
+        "{} –\n    {}\n",
+        lang.text("t_step_title"),
+        lang.text("t_checkout")
+    );
+    site.layout(&title, next, &content)
 }
 
-/// Django's CSRF failure page (HTTP 403).
-pub fn csrf_failure_page(reason: &str) -> String {
-    fill(CSRF_FAILURE, &[("reason", &escape(reason))])
+/// Django's CSRF failure page (HTTP 403), in the shop's language.
+pub fn csrf_failure_page(site: &Site, reason: &str) -> String {
+    site.fill(CSRF_FAILURE, &[("reason", &escape(reason))])
 }
 
 /// A plain 404 page.
@@ -360,6 +396,7 @@ mod tests {
             base_url: "https://127.0.0.1:1".into(),
             event_path: "/o/e/".into(),
             event_name: "Example Event".into(),
+            lang: Lang::En,
         }
     }
 
@@ -419,12 +456,78 @@ mod tests {
             inactive_page(&s, "/o/e/secondhand/"),
             unavailable_page(&s, "/o/e/secondhand/buy/x/"),
             checkout_page(&s, "/o/e/checkout/questions/", &cart, "tok"),
-            csrf_failure_page("why"),
+            csrf_failure_page(&s, "why"),
             not_found_page(),
             proxy_error_page("429 Too Many Requests"),
         ];
         for page in pages {
             assert!(!page.contains("{{"), "unfilled placeholder in:\n{page}");
+        }
+    }
+
+    /// A German, French or Dutch shop shows none of the English words a
+    /// client might key on, and writes money its own way.
+    #[test]
+    fn other_languages_render_without_english_markers() {
+        let cart = [CartLine {
+            listing_id: "x".into(),
+            ticket_type: "Ticket – Type A".into(),
+            price: "1234.50".into(),
+            currency: "EUR".into(),
+            item: "965".into(),
+            expires: SystemTime::now() + Duration::from_secs(600),
+        }];
+        let listing = ShownListing {
+            id: "abcdefghijklmnop",
+            ticket_type: "Ticket – Type A",
+            price: "90.00",
+            currency: "EUR",
+            token: "t".repeat(64),
+        };
+        for (lang, money) in [
+            (Lang::De, "1.234,50 €"),
+            (Lang::Fr, "1\u{202f}234,50\u{202f}€"),
+            (Lang::Nl, "€ 1.234,50"),
+        ] {
+            let s = Site { lang, ..site() };
+            let pages = [
+                marketplace_page(&s, "/", &Filter::default(), std::slice::from_ref(&listing)),
+                marketplace_page(&s, "/", &Filter::default(), &[]),
+                inactive_page(&s, "/"),
+                unavailable_page(&s, "/"),
+                checkout_page(&s, "/", &cart, "tok"),
+                csrf_failure_page(&s, "why"),
+                event_page(&s, Some("secondhand/"), "tok"),
+            ];
+            for page in &pages {
+                for english in [
+                    "Your cart",
+                    "Step 1 of",
+                    "No tickets available",
+                    "not currently active",
+                    "Ticket unavailable",
+                    "CSRF verification failed",
+                    "Marketplace",
+                    "English",
+                ] {
+                    assert!(
+                        !page.contains(english),
+                        "{lang:?} shows {english:?}:\n{page}"
+                    );
+                }
+                assert!(
+                    page.contains(&format!("lang=\"{}\"", lang.html_lang())),
+                    "{lang:?}"
+                );
+            }
+            assert!(
+                pages[4].contains(&format!("<strong>{money}</strong>")),
+                "{lang:?}"
+            );
+            assert!(
+                pages[0].contains(&lang.listing_money(9000, "EUR")),
+                "{lang:?}"
+            );
         }
     }
 

@@ -24,6 +24,8 @@
 
 use std::time::Duration;
 
+pub use crate::i18n::Lang;
+
 /// When something scripted starts to happen.
 ///
 /// Counting triggers are evaluated *before* the current request is counted as
@@ -190,6 +192,8 @@ pub struct Scenario {
     /// Offer HTTP/2 over ALPN (true by default); false makes an
     /// HTTP/1.1-only shop.
     pub http2: bool,
+    /// The one language every page is rendered in (English by default).
+    pub language: Lang,
 }
 
 impl Scenario {
@@ -210,6 +214,7 @@ impl Scenario {
             reject_first_buy_csrf: false,
             buy_script: Vec::new(),
             http2: true,
+            language: Lang::En,
         }
     }
 

@@ -12,11 +12,14 @@
 //!   down by a millisecond but never hide a listing.
 //!
 //! [`classify`] then says what kind of page it was (listings, empty, inactive,
-//! ticket unavailable, checkout, CSRF failure, login, unknown).
+//! ticket unavailable, checkout, CSRF failure, login, unknown), from the page's
+//! structure rather than its words: pretix ships some thirty languages and an
+//! event may offer only one of them (see [`structure`]).
 
 pub mod fallback;
 pub mod fast;
 pub mod price;
+pub mod structure;
 
 use std::sync::LazyLock;
 
@@ -45,13 +48,15 @@ pub struct Listing {
 pub enum PageKind {
     /// A marketplace page with at least one buyable listing.
     Listings(Vec<Listing>),
-    /// The marketplace, with "No tickets available".
+    /// The marketplace page with no buy form and no error message.
     Empty,
-    /// "Ticket marketplace is not currently active."
+    /// The marketplace is switched off: an error message over the event's
+    /// product list.
     Inactive,
-    /// Title "Ticket unavailable": someone else bought it first.
+    /// An error message answering a buy (or alone on a marketplace page):
+    /// someone else bought the ticket first.
     TicketUnavailable,
-    /// A checkout step ("Step N of", "Your cart").
+    /// A checkout step: `/checkout/` URL with the step list or the cart.
     Checkout,
     /// Django's "CSRF verification failed" page.
     CsrfFailure,
@@ -103,42 +108,61 @@ pub fn title(html: &str) -> String {
 }
 
 /// Say what `html`, fetched from `url`, is.
+///
+/// Decided from what does not change with the shop's language (see
+/// [`structure`]): the URL path, pretix's markup and the forms on the page.
+/// The only words read are Django's CSRF headline, as an extra hint.
+///
+/// A page on the marketplace path, in pretix's shell:
+/// - with an error box (`alert-danger` outside any panel) and either a buy
+///   URL or no product list: [`PageKind::TicketUnavailable`];
+/// - with an error box over the shop front's product list:
+///   [`PageKind::Inactive`];
+/// - with neither an error box nor a buy form: [`PageKind::Empty`].
 pub fn classify(url: &str, html: &str) -> PageKind {
-    let title = title(html);
-    let title_lc = title.to_lowercase();
-    if title_lc.contains("ticket unavailable") {
-        return PageKind::TicketUnavailable;
-    }
-    if is_checkout(url, &title, html) {
-        return PageKind::Checkout;
-    }
+    // Hot path first: a page with buy forms is a page to buy from.
     let found = listings(html);
     if !found.is_empty() {
         return PageKind::Listings(found);
     }
-    if title_lc.contains("not currently active")
-        || html.contains("marketplace is not currently active")
-    {
-        return PageKind::Inactive;
-    }
-    if html.contains("No tickets available") {
-        return PageKind::Empty;
-    }
-    if html.contains("CSRF verification failed") {
+    let path = structure::url_path(url);
+    if structure::is_csrf_failure(html) {
         return PageKind::CsrfFailure;
     }
-    if html.contains("type=\"password\"") || html.contains("name=\"password\"") {
+    if is_checkout(url, "", html) {
+        return PageKind::Checkout;
+    }
+    if structure::has_password_input(html) {
         return PageKind::Login;
+    }
+    if path.contains(structure::MARKETPLACE) && structure::is_pretix_shell(html) {
+        if structure::has_error_message(html) {
+            return if path.contains(structure::BUY) || !structure::has_product_list(html) {
+                // An error answering a buy, or an error with nothing else on
+                // the page: the ticket went to someone else.
+                PageKind::TicketUnavailable
+            } else {
+                // The error over the event's product list: pretix sent us to
+                // the shop front because the marketplace is switched off.
+                PageKind::Inactive
+            };
+        }
+        if fast::buy_form_markers(html) == 0 {
+            // The marketplace in pretix's chrome, no buy form, no error:
+            // nothing on offer, whatever the sentence says.
+            return PageKind::Empty;
+        }
     }
     PageKind::Unknown
 }
 
-/// Checkout markers from the original tool: the URL says `/checkout/`, and the
-/// page is a checkout step or shows the cart.
-pub fn is_checkout(url: &str, title: &str, html: &str) -> bool {
-    static STEP: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"Step \d+ of").expect("valid regex"));
-    url.contains("/checkout/") && (STEP.is_match(title) || html.contains("Your cart"))
+/// Is this a step of pretix's checkout? The URL is under `/checkout/` and the
+/// page carries the checkout step list, or the cart with its reservation
+/// deadline. Which step comes first (questions, customer, add-ons, payment)
+/// and the language do not matter. `_title` is kept for callers that still
+/// pass it; the words in it are not read.
+pub fn is_checkout(url: &str, _title: &str, html: &str) -> bool {
+    structure::url_path(url).contains(structure::CHECKOUT) && structure::has_checkout_markup(html)
 }
 
 /// The cart reservation deadline a checkout page shows (`data-expires`).
@@ -163,6 +187,8 @@ pub(crate) fn decode_entities(s: &str) -> String {
     }
     s.replace("&ndash;", "–")
         .replace("&nbsp;", " ")
+        .replace("&#160;", " ")
+        .replace("&#8239;", " ")
         .replace("&#8211;", "–")
         .replace("&quot;", "\"")
         .replace("&#x27;", "'")

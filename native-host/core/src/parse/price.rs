@@ -1,4 +1,6 @@
-//! Reading a price like `190.00 EUR`, `1,095.50 EUR` or `999,00 €`.
+//! Reading a price as pretix writes it in each language: `190.00 EUR`,
+//! `1,095.50 EUR`, `90,00 €` (German), `90,00 €` with a narrow no-break space
+//! (French), `€ 90,00` (Dutch), `CHF 1'234.50` (Swiss).
 
 /// An amount in the listing's currency.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +42,7 @@ fn parse_number(s: &str) -> Option<f64> {
     if digits.is_empty()
         || int_part
             .chars()
-            .any(|c| !(c.is_ascii_digit() || c == '.' || c == ',' || c == ' ' || c == '\u{a0}'))
+            .any(|c| !(c.is_ascii_digit() || c == '.' || c == ',' || is_group_separator(c)))
     {
         return None;
     }
@@ -50,6 +52,12 @@ fn parse_number(s: &str) -> Option<f64> {
         format!("{digits}.{frac_part}")
     };
     joined.parse().ok()
+}
+
+/// Spaces and apostrophes that group thousands: plain, no-break (U+00A0),
+/// narrow no-break (U+202F, French), thin (U+2009), `'` and `’` (Swiss).
+fn is_group_separator(c: char) -> bool {
+    matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' | '\'' | '’')
 }
 
 #[cfg(test)]
@@ -66,6 +74,37 @@ mod tests {
         assert_eq!(Price::parse("€ 12").unwrap().currency, "€");
         assert_eq!(Price::parse("from 99,00 EUR").unwrap().currency, "EUR");
         assert_eq!(Price::parse("1.000 EUR").unwrap().amount, 1000.0);
+    }
+
+    #[test]
+    fn reads_every_locale_pretix_writes() {
+        let cases = [
+            ("90,00 €", 90.0, "€"),
+            ("90,00\u{202f}€", 90.0, "€"),
+            ("€ 90,00", 90.0, "€"),
+            ("€\u{a0}1.234,50", 1234.5, "€"),
+            ("1.234,50 €", 1234.5, "€"),
+            ("1\u{202f}234,50\u{a0}€", 1234.5, "€"),
+            ("1\u{2009}234,50 €", 1234.5, "€"),
+            ("190.00 EUR", 190.0, "EUR"),
+            ("CHF 1'234.50", 1234.5, "CHF"),
+            ("CHF 1’234.50", 1234.5, "CHF"),
+            ("1 234,50 zł", 1234.5, "zł"),
+        ];
+        for (text, amount, currency) in cases {
+            let p = Price::parse(text).unwrap_or_else(|| panic!("{text:?}"));
+            assert_eq!(
+                (p.amount, p.currency.as_str()),
+                (amount, currency),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn letters_inside_the_number_are_refused() {
+        assert_eq!(Price::parse("1x234,50 €"), None);
+        assert_eq!(Price::parse("1;234 €"), None);
     }
 
     #[test]

@@ -193,3 +193,326 @@ fn forms_in_info_panels_are_not_listings() {
         <input type="hidden" name="csrfmiddlewaretoken" value="t"></form></div>"#;
     assert!(listings(html).is_empty());
 }
+
+/// The same pages in German, French and Dutch (generated from the
+/// simulator's templates): each is classified like its English twin, with
+/// no word of the language known to the parser.
+#[test]
+fn every_language_is_classified_by_structure() {
+    const BUY: &str = "https://tickets.example.com/event/secondhand/buy/k7p2m9x4q1w8z3n5/";
+    const CHECKOUT: &str = "https://tickets.example.com/event/checkout/questions/";
+    const EVENT: &str = "https://tickets.example.com/event/";
+    for lang in ["de", "fr", "nl"] {
+        let page = |name: &str| fixture(&format!("sample_{lang}_{name}.html"));
+        let cases = [
+            ("no_tickets", MARKET, PageKind::Empty),
+            ("marketplace_inactive", MARKET, PageKind::Inactive),
+            ("ticket_unavailable", BUY, PageKind::TicketUnavailable),
+            ("ticket_unavailable", MARKET, PageKind::TicketUnavailable),
+            ("checkout", CHECKOUT, PageKind::Checkout),
+            ("csrf_failure_403", BUY, PageKind::CsrfFailure),
+            ("event_page", EVENT, PageKind::Unknown),
+        ];
+        for (name, url, want) in cases {
+            assert_eq!(classify(url, &page(name)), want, "{lang} {name} at {url}");
+        }
+        let checkout = page("checkout");
+        assert!(is_checkout(CHECKOUT, "", &checkout), "{lang}");
+        assert!(cart_expiry(&checkout).is_some(), "{lang}");
+        let listings = match classify(MARKET, &page("marketplace_listings")) {
+            PageKind::Listings(l) => l,
+            other => panic!("{lang}: {other:?}"),
+        };
+        let amounts: Vec<f64> = listings
+            .iter()
+            .map(|l| l.price.as_ref().expect("price").amount)
+            .collect();
+        assert_eq!(amounts, [190.0, 1234.5], "{lang}");
+        assert!(listings
+            .iter()
+            .all(|l| l.price.as_ref().unwrap().currency == "€"));
+        assert_eq!(listings[0].form_action, BUY);
+    }
+}
+
+#[test]
+fn prices_are_shown_as_each_locale_writes_them() {
+    let first = |lang: &str| {
+        listings(&fixture(&format!(
+            "sample_{lang}_marketplace_listings.html"
+        )))[0]
+            .price_text
+            .clone()
+    };
+    assert_eq!(first("de"), "190,00 €");
+    assert_eq!(first("fr"), "190,00 €");
+    assert_eq!(first("nl"), "€ 190,00");
+}
+
+/// A pretix page shell on the marketplace URL, with `body` inside `<main>`.
+fn shell(body: &str) -> String {
+    format!(
+        "<html lang=\"xx\"><head><title>?</title></head><body data-locale=\"xx\">\
+         <main id=\"content\">{body}</main></body></html>"
+    )
+}
+
+#[test]
+fn empty_is_the_marketplace_shell_without_buy_forms_or_errors() {
+    // Any wording at all: nothing to buy, no error.
+    let page = shell("<div class=\"alert alert-warning\">Zzz qqq.</div>");
+    assert_eq!(classify(MARKET, &page), PageKind::Empty);
+    // The red note inside the marketplace's own info panel is no error.
+    let page = shell(
+        "<div class=\"panel panel-info\"><div class=\"panel-body\">\
+         <div class=\"alert alert-danger\">!</div></div></div>",
+    );
+    assert_eq!(classify(MARKET, &page), PageKind::Empty);
+    // A buy form the parsers could not read is not "empty": a human looks.
+    let page = shell("<form method=\"post\" action=\"/e/secondhand/buy/x/\"></form>");
+    assert_eq!(classify(MARKET, &page), PageKind::Unknown);
+    // The same page elsewhere, or without pretix's shell, is not ours to read.
+    let page = shell("<p>Zzz.</p>");
+    assert_eq!(
+        classify("https://tickets.example.com/event/", &page),
+        PageKind::Unknown
+    );
+    assert_eq!(
+        classify(MARKET, "<html><body><h1>Maintenance</h1></body></html>"),
+        PageKind::Unknown
+    );
+}
+
+#[test]
+fn an_error_box_means_lost_or_inactive_by_what_surrounds_it() {
+    let error = "<div class=\"alert alert-danger\" id=\"error-message\">Xyz.</div>";
+    let products =
+        "<section class=\"item-category\"><div class=\"row product-row\"></div></section>";
+    let alone = shell(error);
+    let over_products = shell(&format!("{error}{products}"));
+    assert_eq!(classify(MARKET, &alone), PageKind::TicketUnavailable);
+    assert_eq!(classify(MARKET, &over_products), PageKind::Inactive);
+    // Answering a buy, an error is a lost race even over a product list.
+    let buy = "https://tickets.example.com/event/secondhand/buy/x/";
+    assert_eq!(classify(buy, &over_products), PageKind::TicketUnavailable);
+    assert_eq!(classify(buy, &alone), PageKind::TicketUnavailable);
+    // Either product marker alone is a product list.
+    let rows_only = shell(&format!("{error}<div class=\"row product-row\"></div>"));
+    let category_only = shell(&format!(
+        "{error}<section class=\"item-category\"></section>"
+    ));
+    assert_eq!(classify(MARKET, &rows_only), PageKind::Inactive);
+    assert_eq!(classify(MARKET, &category_only), PageKind::Inactive);
+}
+
+#[test]
+fn checkout_is_the_step_list_or_the_cart_with_its_deadline() {
+    let url = "https://tickets.example.com/event/checkout/payment/";
+    let flow = shell("<div class=\"checkout-flow\"><a class=\"checkout-step\"></a></div>");
+    let steps_only = shell("<ol><li class=\"checkout-step step-current\"></li></ol>");
+    let cart = shell(
+        "<div class=\"row cart-row\"></div><p id=\"cart-deadline\" data-expires=\"2030-01-01 00:00:00+0000\"></p>",
+    );
+    let rows_without_deadline = shell("<div class=\"row cart-row\"></div>");
+    let deadline_without_rows = shell("<p data-expires=\"2030-01-01 00:00:00+0000\"></p>");
+    for page in [&flow, &steps_only, &cart] {
+        assert!(is_checkout(url, "", page), "{page}");
+        assert_eq!(classify(url, page), PageKind::Checkout);
+    }
+    for page in [&rows_without_deadline, &deadline_without_rows] {
+        assert!(!is_checkout(url, "", page), "{page}");
+    }
+    // The words of the title are not read.
+    assert!(is_checkout(url, "Step 1 of 3", &flow));
+    assert!(!is_checkout(
+        url,
+        "Step 1 of 3: Your cart",
+        &rows_without_deadline
+    ));
+    // The markup elsewhere is not a checkout.
+    assert!(!is_checkout(MARKET, "", &flow));
+}
+
+#[test]
+fn csrf_failure_is_djangos_403_page_or_its_headline() {
+    let summary = "<div id=\"summary\"><h1>Zakazano <span>(403)</span></h1></div>";
+    assert_eq!(classify(MARKET, summary), PageKind::CsrfFailure);
+    assert_eq!(
+        classify(MARKET, "<div id=\"summary\"><h1>Oops</h1></div>"),
+        PageKind::Unknown
+    );
+    assert_eq!(classify(MARKET, "<p>(403)</p>"), PageKind::Unknown);
+    for headline in [
+        "CSRF verification failed. Request aborted.",
+        "CSRF-Verifizierung fehlgeschlagen.",
+        "La vérification CSRF a échoué.",
+    ] {
+        assert_eq!(
+            classify(MARKET, &format!("<p>{headline}</p>")),
+            PageKind::CsrfFailure,
+            "{headline}"
+        );
+    }
+}
+
+#[test]
+fn a_password_input_is_a_login() {
+    let page = shell("<form method=\"post\"><input type=\"password\" name=\"pw\"></form>");
+    assert_eq!(classify(MARKET, &page), PageKind::Login);
+    let page = shell("<form method=\"post\"><input type=\"text\" name=\"password_hint\"></form>");
+    assert_eq!(classify(MARKET, &page), PageKind::Empty);
+}
+
+#[test]
+fn shell_is_the_body_locale_or_the_main_content() {
+    let body_only = "<body data-locale=\"pl\"><p>?</p></body>";
+    let main_only = "<body><main id=\"content\"><p>?</p></main></body>";
+    let main_quoted_single = "<body><main class=\"x\" id='content'><p>?</p></main></body>";
+    let neither = "<body><main id=\"contents\"><p>?</p></main></body>";
+    for page in [body_only, main_only, main_quoted_single] {
+        assert!(structure::is_pretix_shell(page), "{page}");
+        assert_eq!(classify(MARKET, page), PageKind::Empty, "{page}");
+    }
+    assert!(!structure::is_pretix_shell(neither));
+    assert_eq!(classify(MARKET, neither), PageKind::Unknown);
+}
+
+#[test]
+fn url_paths_drop_scheme_host_query_and_fragment() {
+    use structure::url_path;
+    assert_eq!(
+        url_path("https://h:8443/o/e/secondhand/?item=1"),
+        "/o/e/secondhand/"
+    );
+    assert_eq!(
+        url_path("https://h/o/e/checkout/questions/#x"),
+        "/o/e/checkout/questions/"
+    );
+    assert_eq!(url_path("https://h"), "");
+    assert_eq!(
+        url_path("/o/e/secondhand/buy/x/?a"),
+        "/o/e/secondhand/buy/x/"
+    );
+    // A query that mentions a path does not make the page that path.
+    assert_eq!(url_path("https://h/o/e/?next=/o/e/checkout/"), "/o/e/");
+    let flow = shell("<div class=\"checkout-flow\"></div>");
+    assert!(!is_checkout(
+        "https://h/o/e/?next=/o/e/checkout/",
+        "",
+        &flow
+    ));
+    assert_eq!(
+        classify("https://h/o/e/?next=/o/e/secondhand/", &shell("")),
+        PageKind::Unknown
+    );
+}
+
+#[test]
+fn error_boxes_inside_panels_do_not_count() {
+    use structure::has_error_message;
+    assert!(!has_error_message("<p>no box</p>"));
+    assert!(has_error_message(
+        "<div class=\"alert alert-danger\">x</div>"
+    ));
+    assert!(!has_error_message(
+        "<div class=\"panel\"><div><div class=\"alert alert-danger\">x</div></div></div>"
+    ));
+    // One box outside any panel is enough.
+    assert!(has_error_message(
+        "<div class=\"panel\"><div class=\"alert-danger\">x</div></div><div class=\"alert-danger\">y</div>"
+    ));
+    // The words alone are no box.
+    assert!(!has_error_message("<p>alert-danger</p>"));
+}
+
+#[test]
+fn page_kinds_have_stable_names() {
+    let names: Vec<_> = [
+        PageKind::Listings(Vec::new()),
+        PageKind::Empty,
+        PageKind::Inactive,
+        PageKind::TicketUnavailable,
+        PageKind::Checkout,
+        PageKind::CsrfFailure,
+        PageKind::Login,
+        PageKind::Unknown,
+    ]
+    .iter()
+    .map(PageKind::name)
+    .collect();
+    assert_eq!(
+        names,
+        [
+            "listings",
+            "empty",
+            "inactive",
+            "ticket_unavailable",
+            "checkout",
+            "csrf_failure",
+            "login",
+            "unknown"
+        ]
+    );
+}
+
+#[test]
+fn entities_in_titles_are_decoded() {
+    assert_eq!(
+        title("<title>Ticket &ndash; Type&nbsp;A &amp; B &#x27;x&#39; &quot;y&quot; &lt;z&gt;</title>"),
+        "Ticket – Type A & B 'x' \"y\" <z>"
+    );
+    assert_eq!(
+        title("<title>a&#160;b&#8239;c &#8211; d</title>"),
+        "a b c – d"
+    );
+    assert_eq!(title("<title>plain</title>"), "plain");
+}
+
+#[test]
+fn the_fallback_only_takes_post_forms_to_buy() {
+    let panel = |form: &str| {
+        format!(
+            "<div class=\"panel panel-default\"><h3 class=\"panel-title\">T</h3>\
+             <h2 class=\"text-primary\">1 EUR</h2>{form}\
+             <input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"tok\"></form></div>"
+        )
+    };
+    assert_eq!(
+        fallback::listings(&panel(
+            "<form method=\"get\" action=\"/e/secondhand/buy/x/\">"
+        ))
+        .len(),
+        0
+    );
+    assert_eq!(
+        fallback::listings(&panel("<form method=\"post\" action=\"/e/secondhand/\">")).len(),
+        0
+    );
+    assert_eq!(
+        fallback::listings(&panel(
+            "<form method=\"POST\" action=\"/e/secondhand/buy/x/\">"
+        ))
+        .len(),
+        1
+    );
+}
+
+/// When the fallback finds no more listings than the fast path, the fast
+/// path's reading stands (the extra buy form sat in an info panel).
+#[test]
+fn the_fast_reading_stands_when_the_fallback_finds_no_more() {
+    let fast_only = "<div class=\"panel panel-default\"><h3 class=\"panel-title\">T</h3>\
+        <h2 class=\"text-primary\">1 EUR</h2>\
+        <form method=\"post\" action=\"/e/secondhand/buy/a/\">\
+        <input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\" tok \"></form></div>";
+    let info = "<div class=\"panel panel-info\"><h3 class=\"panel-title\">I</h3>\
+        <form method=\"post\" action=\"/e/secondhand/buy/b/\">\
+        <input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"t\"></form></div>";
+    let html = format!("{fast_only}{info}");
+    assert_eq!(fast::buy_form_markers(&html), 2);
+    let found = listings(&html);
+    assert_eq!(found.len(), 1);
+    // The fast path keeps the token byte for byte; the DOM reading trims it.
+    assert_eq!(found[0].csrf_token, " tok ");
+    assert_eq!(fallback::listings(&html)[0].csrf_token, "tok");
+}
