@@ -243,9 +243,6 @@ async fn answer(
             let body = resp.text().await.unwrap_or_default();
             t.final_url = Some(url.to_string());
             t.body_head = head(&body);
-            if shows_error(&body) {
-                return CartOutcome::Lost(LostReason::BackToMarketplace);
-            }
             match parse::classify(url.as_str(), &body) {
                 PageKind::TicketUnavailable => CartOutcome::Lost(LostReason::TicketUnavailable),
                 PageKind::Listings(_) | PageKind::Empty => {
@@ -260,6 +257,7 @@ async fn answer(
                     },
                     None => CartOutcome::Lost(LostReason::CartEmpty),
                 },
+                _ if shows_error(&body) => CartOutcome::Lost(LostReason::BackToMarketplace),
                 other => CartOutcome::Uncertain {
                     detail: format!("buy POST answered 200 with a {} page", other.name()),
                 },
@@ -411,12 +409,12 @@ async fn settle(
                         ..
                     })) => {
                         t.body_head = head(&body);
-                        if shows_error(&body) {
-                            return CartOutcome::Lost(LostReason::BackToMarketplace);
-                        }
                         return match parse::classify(at.as_str(), &body) {
                             PageKind::TicketUnavailable => {
                                 CartOutcome::Lost(LostReason::TicketUnavailable)
+                            }
+                            _ if shows_error(&body) => {
+                                CartOutcome::Lost(LostReason::BackToMarketplace)
                             }
                             kind => CartOutcome::Uncertain {
                                 detail: format!("buy answer led to a {} page at {at}", kind.name()),
