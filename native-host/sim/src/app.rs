@@ -573,7 +573,8 @@ async fn buy_followup(
         return found(&ctx.path_and_query);
     }
     let Some(id) = ctx.query_param("async_id") else {
-        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+        // A plain GET of a buy URL: a wrong method, a 404 like elsewhere.
+        return not_found().await;
     };
     let mut tasks = lock(&sh.tasks);
     let Some(task) = tasks.running.get_mut(id) else {
