@@ -9,15 +9,17 @@
 
 mod common;
 
+use std::future::Future;
 use std::io::ErrorKind;
 use std::net::TcpListener;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::{shop, RecordingWaiter, Run, Shop, DEADLINE};
 use pretix_race::cart::{CartOutcome, LostReason, TaskWait};
 use pretix_race::events::{Events, RaceEvent};
-use pretix_race::race::Race;
+use pretix_race::race::{Race, RaceEnd, Waiter};
 use pretix_race::session::Session;
 use pretix_race_sim::{RecordedRequest, Scenario, Scripted, ScriptedListing, TaskOutcome};
 use tokio::sync::mpsc;
@@ -43,15 +45,34 @@ fn scenario(buy: Scripted, ids: &[&str]) -> Scenario {
 /// stops the race when `stop_on_loss` (so a wrong "lost" fails fast
 /// instead of polling on), and so does a race past `MAX_POLLS` polls.
 async fn race(shop: &Shop, task_wait: TaskWait, stop_on_loss: bool) -> (Run, Vec<Duration>) {
+    let waiter = Arc::new(RecordingWaiter::default());
+    let run = race_on(
+        shop,
+        task_wait,
+        stop_on_loss,
+        waiter.clone(),
+        CancellationToken::new(),
+    )
+    .await;
+    let waits = waiter.waits.lock().unwrap().clone();
+    (run, waits)
+}
+
+/// [`race`] with the caller's waiter and cancel token.
+async fn race_on(
+    shop: &Shop,
+    task_wait: TaskWait,
+    stop_on_loss: bool,
+    waiter: Arc<dyn Waiter>,
+    cancel: CancellationToken,
+) -> Run {
     let cfg = &shop.cfg;
     let session = Session::new(cfg).expect("session");
-    let waiter = Arc::new(RecordingWaiter::default());
-    let cancel = CancellationToken::new();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let handle = tokio::spawn(
         Race::new(cfg.clone(), session.clone())
             .events(Events::new(tx))
-            .waiter(waiter.clone())
+            .waiter(waiter)
             .task_wait(task_wait)
             .cancel_token(cancel.clone())
             .seed(7)
@@ -81,15 +102,11 @@ async fn race(shop: &Shop, task_wait: TaskWait, stop_on_loss: bool) -> (Run, Vec
         }
     }
     let end = handle.await.expect("race task did not panic");
-    let waits = waiter.waits.lock().unwrap().clone();
-    (
-        Run {
-            end,
-            events,
-            session,
-        },
-        waits,
-    )
+    Run {
+        end,
+        events,
+        session,
+    }
 }
 
 fn fast() -> TaskWait {
@@ -293,4 +310,36 @@ async fn a_redirect_loop_ends_in_the_cart_and_keeps_the_ticket() {
         (1..=6).contains(&loops),
         "the loop is followed a bounded number of times, not {loops}"
     );
+}
+
+/// Presses Stop the first time the race waits, and never finishes that
+/// wait: the stop is the only way on.
+struct StopOnFirstWait(CancellationToken);
+
+impl Waiter for StopOnFirstWait {
+    fn wait(&self, _: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        self.0.cancel();
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn stop_while_a_task_is_pending_still_hands_over_the_reserved_cart() {
+    let shop = shop(scenario(
+        Scripted::AsyncTask {
+            pending_polls: 1000,
+            outcome: TaskOutcome::Won,
+        },
+        &[A],
+    ))
+    .await;
+    let cancel = CancellationToken::new();
+    let waiter = Arc::new(StopOnFirstWait(cancel.clone()));
+    let run = race_on(&shop, TaskWait::default(), false, waiter, cancel).await;
+    // The first wait of the race is the task poll's: Stop interrupts it,
+    // and the cart check that follows finds the ticket.
+    assert!(matches!(run.end, RaceEnd::Won(..)), "{:?}", run.end);
+    assert!(run.won().verified);
+    assert_eq!(shop.count(is_task_get), 1);
+    assert_eq!(shop.posts(), 1);
 }

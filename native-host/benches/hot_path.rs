@@ -91,6 +91,7 @@ fn main() {
             marketplace: &market,
             waiter: &pretix_race::race::TokioWaiter,
             task_wait: Default::default(),
+            cancel: &tokio_util::sync::CancellationToken::new(),
         };
         for l in &all {
             let a = pretix_race::cart::add(&session, &market, l, &follow).await;

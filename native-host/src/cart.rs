@@ -31,6 +31,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::{Response, StatusCode};
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::backoff::parse_retry_after;
@@ -75,6 +76,9 @@ pub struct Follow<'a> {
     /// virtual time).
     pub waiter: &'a dyn Waiter,
     pub task_wait: TaskWait,
+    /// Stop waiting for a queued task when this is cancelled (the caller
+    /// then looks into the cart: the task may have reserved the ticket).
+    pub cancel: &'a CancellationToken,
 }
 
 /// How a buy attempt ended.
@@ -387,7 +391,14 @@ async fn settle(
                         ),
                     };
                 }
-                follow.waiter.wait(follow.task_wait.interval).await;
+                tokio::select! {
+                    _ = follow.waiter.wait(follow.task_wait.interval) => {}
+                    _ = follow.cancel.cancelled() => {
+                        return CartOutcome::Uncertain {
+                            detail: "stopped while the buy task was pending".into(),
+                        }
+                    }
+                }
                 waited += follow.task_wait.interval;
             }
             Dest::Secondhand => {
@@ -567,4 +578,73 @@ fn header_list(h: &HeaderMap) -> Vec<(String, String)> {
 
 fn head(body: &str) -> String {
     body.chars().take(5000).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::race::TokioWaiter;
+
+    fn dest_of(url: &str) -> Dest {
+        let event = Url::parse("https://shop.test/org/fest/").unwrap();
+        let marketplace = event.join("secondhand/").unwrap();
+        let cancel = CancellationToken::new();
+        let follow = Follow {
+            event: &event,
+            marketplace: &marketplace,
+            waiter: &TokioWaiter,
+            task_wait: TaskWait::default(),
+            cancel: &cancel,
+        };
+        dest(&Url::parse(url).unwrap(), &follow)
+    }
+
+    #[test]
+    fn a_task_url_under_secondhand_is_a_task_not_a_loss() {
+        assert_eq!(
+            dest_of("https://shop.test/org/fest/secondhand/buy/abc/?async_id=42"),
+            Dest::Task
+        );
+        assert_eq!(
+            dest_of("https://shop.test/org/fest/checkout/start?async_id=42"),
+            Dest::Task
+        );
+    }
+
+    #[test]
+    fn only_the_marketplace_page_itself_means_sent_back() {
+        assert_eq!(
+            dest_of("https://shop.test/org/fest/secondhand/"),
+            Dest::Marketplace
+        );
+        assert_eq!(
+            dest_of("https://shop.test/org/fest/secondhand/?item=965"),
+            Dest::Marketplace
+        );
+        assert_eq!(
+            dest_of("https://shop.test/org/fest/secondhand/buy/abc/"),
+            Dest::Secondhand
+        );
+    }
+
+    #[test]
+    fn checkout_is_below_the_event_and_on_our_host() {
+        assert_eq!(
+            dest_of("https://shop.test/org/fest/checkout/start"),
+            Dest::Checkout
+        );
+        assert_eq!(
+            dest_of("https://shop.test/org/other/checkout/start"),
+            Dest::Elsewhere
+        );
+        assert_eq!(
+            dest_of("https://evil.test/org/fest/checkout/start"),
+            Dest::OffSite
+        );
+        assert_eq!(
+            dest_of("http://shop.test/org/fest/checkout/start"),
+            Dest::OffSite
+        );
+        assert_eq!(dest_of("https://shop.test/org/fest/"), Dest::Elsewhere);
+    }
 }

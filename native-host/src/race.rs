@@ -447,11 +447,13 @@ impl Race {
             }
             let event = self.cfg.event_url();
             let waiter = Arc::clone(&self.waiter);
+            let cancel = self.cancel.clone();
             let follow = Follow {
                 event: &event,
                 marketplace,
                 waiter: &*waiter,
                 task_wait: self.task_wait,
+                cancel: &cancel,
             };
             let mut attempt = cart::add(&self.session, page, listing, &follow).await;
             let mut bought = listing.clone();
