@@ -85,8 +85,16 @@ fn main() {
         let all = parse::listings(&html);
         assert_eq!(all.len(), N);
         let mut posts = Vec::new();
+        let event = cfg.event_url();
+        let follow = pretix_race::cart::Follow {
+            event: &event,
+            marketplace: &market,
+            waiter: &pretix_race::race::TokioWaiter,
+            task_wait: Default::default(),
+            cancel: &tokio_util::sync::CancellationToken::new(),
+        };
         for l in &all {
-            let a = pretix_race::cart::add(&session, &market, l).await;
+            let a = pretix_race::cart::add(&session, &market, l, &follow).await;
             posts.push(a.post_latency);
         }
         let (med, p90) = stats(posts);

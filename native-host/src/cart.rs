@@ -8,16 +8,78 @@
 //! 2. Every answer is classified strictly. A 403 is a CSRF/session problem,
 //!    not a lost race; a 429 is a rate limit, not a loss; a redirect to
 //!    `/checkout/` is only a win once the checkout page itself says so.
+//! 3. "Lost" must be proven, never inferred from a path fragment. Shops that
+//!    run cart operations on a task queue answer the POST with a redirect to
+//!    the buy URL itself plus `?async_id=<task id>`: that URL contains
+//!    `/secondhand/`, yet the ticket may already be in our cart. So a
+//!    redirect is read by where it points *exactly*:
+//!
+//!    | redirect target                         | meaning                          |
+//!    |-----------------------------------------|----------------------------------|
+//!    | another host                            | never followed (our cookies stay home); cart probe |
+//!    | the event's `checkout/…`                | verify checkout → won, or empty cart |
+//!    | anything with `async_id` in the query   | pretix's task: poll it until it redirects |
+//!    | the marketplace page itself             | lost: we were sent back          |
+//!    | other `/secondhand/…` URLs              | fetch and read the page; unclear → cart probe |
+//!    | anything else (event page, login)       | the session is gone              |
+//!
+//!    A task that is still pending when [`TaskWait::limit`] runs out is
+//!    neither won nor lost: it ends [`CartOutcome::Uncertain`], and the race
+//!    looks into the cart before it gives the listing up.
 
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::{Response, StatusCode};
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::backoff::parse_retry_after;
 use crate::parse::{self, Listing, PageKind};
-use crate::session::Session;
+use crate::race::Waiter;
+use crate::session::{Page, Redirect, Session, Visit};
+
+/// How many redirects a buy answer may take outside pretix's task flow
+/// before we stop following and look into the cart instead.
+const MAX_HOPS: usize = 6;
+
+/// How pretix's task status page is followed: GET it every `interval`
+/// until it redirects, for at most `limit` of waiting in total.
+///
+/// pretix's own waiting page reloads itself and its script asks about once
+/// a second; a task that has not finished within a minute is stuck, not
+/// slow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskWait {
+    pub interval: Duration,
+    pub limit: Duration,
+}
+
+impl Default for TaskWait {
+    fn default() -> Self {
+        TaskWait {
+            interval: Duration::from_secs(1),
+            limit: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What reading a buy answer needs besides the session: where "back on the
+/// marketplace" and "in checkout" are, and how to wait for a queued task.
+#[derive(Clone, Copy)]
+pub struct Follow<'a> {
+    /// The event's front page (`…/org/event/`); checkout lives below it.
+    pub event: &'a Url,
+    /// The marketplace page (`…/org/event/secondhand/`), without filters.
+    pub marketplace: &'a Url,
+    /// Waits between task status GETs go through this (tests run it in
+    /// virtual time).
+    pub waiter: &'a dyn Waiter,
+    pub task_wait: TaskWait,
+    /// Stop waiting for a queued task when this is cancelled (the caller
+    /// then looks into the cart: the task may have reserved the ticket).
+    pub cancel: &'a CancellationToken,
+}
 
 /// How a buy attempt ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,8 +114,12 @@ pub enum CartOutcome {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum LostReason {
-    /// Redirected back to `/secondhand/`.
+    /// Redirected back to the marketplace page itself (path equal, not
+    /// merely under `/secondhand/`), or shown a page with pretix's error box.
     BackToMarketplace,
+    /// Sent to checkout, but checkout found no live reservation (the cart
+    /// is empty or already expired): not a win.
+    CartEmpty,
     /// A page titled "Ticket unavailable".
     TicketUnavailable,
     /// The listing no longer exists (404).
@@ -84,8 +150,9 @@ pub struct Attempt {
 }
 
 /// POST the listing's buy form from `page` (the marketplace URL it was seen
-/// on), then classify the answer; on a checkout redirect, verify checkout.
-pub async fn add(session: &Session, page: &Url, listing: &Listing) -> Attempt {
+/// on), then classify the answer; on a checkout redirect, verify checkout;
+/// on a task redirect, wait for the task.
+pub async fn add(session: &Session, page: &Url, listing: &Listing, follow: &Follow<'_>) -> Attempt {
     let Ok(action) = page.join(&listing.form_action) else {
         return Attempt {
             outcome: CartOutcome::Lost(LostReason::Gone),
@@ -127,7 +194,7 @@ pub async fn add(session: &Session, page: &Url, listing: &Listing) -> Attempt {
                 detail: format!("buy POST failed: {e}"),
             }
         }
-        Ok(resp) => answer(session, page, &action, resp, &mut transcript).await,
+        Ok(resp) => answer(session, page, &action, resp, follow, &mut transcript).await,
     };
     Attempt {
         outcome,
@@ -141,6 +208,7 @@ async fn answer(
     page: &Url,
     action: &Url,
     resp: Response,
+    follow: &Follow<'_>,
     t: &mut Transcript,
 ) -> CartOutcome {
     let status = resp.status();
@@ -159,19 +227,9 @@ async fn answer(
         .and_then(|v| parse_retry_after(v, SystemTime::now()));
 
     if status.is_redirection() {
-        let target = location.as_deref().and_then(|l| action.join(l).ok());
-        return match target {
-            Some(url) if url.path().contains("/checkout/") => {
-                let (outcome, final_url, body) = verify_checkout(session, url, page).await;
-                t.final_url = final_url;
-                t.body_head = head(&body);
-                outcome
-            }
-            Some(url) if url.path().contains("/secondhand/") => {
-                t.final_url = Some(url.to_string());
-                CartOutcome::Lost(LostReason::BackToMarketplace)
-            }
-            _ => CartOutcome::SessionLost { location },
+        return match location.as_deref().and_then(|l| action.join(l).ok()) {
+            Some(url) => settle(session, page, url, follow, t).await,
+            None => CartOutcome::SessionLost { location },
         };
     }
 
@@ -195,11 +253,15 @@ async fn answer(
                     CartOutcome::Lost(LostReason::BackToMarketplace)
                 }
                 PageKind::CsrfFailure => CartOutcome::CsrfRejected,
-                PageKind::Checkout => CartOutcome::Won {
-                    checkout_url: url,
-                    verified: true,
-                    expires_at: parse::cart_expiry(&body),
+                PageKind::Checkout => match parse::cart_expiry(&body) {
+                    Some(expires_at) => CartOutcome::Won {
+                        checkout_url: url,
+                        verified: true,
+                        expires_at: Some(expires_at),
+                    },
+                    None => CartOutcome::Lost(LostReason::CartEmpty),
                 },
+                _ if shows_error(&body) => CartOutcome::Lost(LostReason::BackToMarketplace),
                 other => CartOutcome::Uncertain {
                     detail: format!("buy POST answered 200 with a {} page", other.name()),
                 },
@@ -208,6 +270,181 @@ async fn answer(
         s => CartOutcome::Uncertain {
             detail: format!("buy POST answered HTTP {}", s.as_u16()),
         },
+    }
+}
+
+/// Where a redirect of the buy answer points, read exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dest {
+    /// Another scheme, host or port: never followed.
+    OffSite,
+    /// Below the event's `checkout/`.
+    Checkout,
+    /// A pretix task status URL (`?async_id=`), whatever its path.
+    Task,
+    /// The marketplace page itself.
+    Marketplace,
+    /// Some other page below `secondhand/` (the buy URL, a listing page).
+    Secondhand,
+    /// The event page, a login, …: not part of buying.
+    Elsewhere,
+}
+
+fn dest(url: &Url, follow: &Follow<'_>) -> Dest {
+    let market = follow.marketplace;
+    if url.origin() != market.origin() {
+        return Dest::OffSite;
+    }
+    if url.query_pairs().any(|(k, _)| k == "async_id") {
+        return Dest::Task;
+    }
+    let path = url.path();
+    if path == market.path() {
+        return Dest::Marketplace;
+    }
+    if path.starts_with(market.path()) {
+        return Dest::Secondhand;
+    }
+    let checkout = format!("{}checkout/", follow.event.path());
+    if path.starts_with(&checkout) {
+        return Dest::Checkout;
+    }
+    Dest::Elsewhere
+}
+
+/// pretix shows an error message (`messages.error`) as an `alert-danger`
+/// box on the next page it renders.
+fn shows_error(body: &str) -> bool {
+    body.contains("alert-danger")
+}
+
+/// Follow a redirect of the buy answer until it proves an outcome.
+async fn settle(
+    session: &Session,
+    page: &Url,
+    first: Url,
+    follow: &Follow<'_>,
+    t: &mut Transcript,
+) -> CartOutcome {
+    let mut url = first;
+    let mut hops = 0;
+    let mut waited = Duration::ZERO;
+    let mut announced = false;
+    loop {
+        t.final_url = Some(url.to_string());
+        match dest(&url, follow) {
+            Dest::OffSite => {
+                // Our jar is host-scoped, but even a cookieless request
+                // tells a stranger we are buying: don't go.
+                tracing::warn!(location = %url, "buy answer redirects to another site; not followed");
+                return CartOutcome::Uncertain {
+                    detail: format!("buy answer redirected off-site to {url}; not followed"),
+                };
+            }
+            Dest::Checkout => {
+                let (outcome, final_url, body) = verify_checkout(session, url, page).await;
+                t.final_url = final_url;
+                t.body_head = head(&body);
+                return outcome;
+            }
+            Dest::Marketplace => return CartOutcome::Lost(LostReason::BackToMarketplace),
+            Dest::Elsewhere => {
+                return CartOutcome::SessionLost {
+                    location: Some(url.to_string()),
+                }
+            }
+            Dest::Task => {
+                if !announced {
+                    announced = true;
+                    tracing::info!(task = %url, "the shop queued the buy; waiting for its task");
+                }
+                match session.get_page(&url, Some(page)).await {
+                    Ok(Visit::Redirect(Redirect {
+                        location: Some(next),
+                    })) => {
+                        url = next;
+                        continue;
+                    }
+                    Ok(Visit::Page(Page { status: 404, .. })) => {
+                        return CartOutcome::Uncertain {
+                            detail: "the shop forgot the buy task (404)".into(),
+                        }
+                    }
+                    Ok(Visit::Page(Page { body, .. })) if shows_error(&body) => {
+                        t.body_head = head(&body);
+                        return CartOutcome::Lost(LostReason::BackToMarketplace);
+                    }
+                    // The waiting page (200), its JSON twin, an overloaded
+                    // front (5xx), a dropped connection: all mean "not yet".
+                    _ => {}
+                }
+                if waited >= follow.task_wait.limit {
+                    tracing::warn!(
+                        task = %url,
+                        waited_s = waited.as_secs(),
+                        "the buy task is still pending; checking the cart"
+                    );
+                    return CartOutcome::Uncertain {
+                        detail: format!(
+                            "the buy task was still pending after {}s",
+                            waited.as_secs()
+                        ),
+                    };
+                }
+                tokio::select! {
+                    _ = follow.waiter.wait(follow.task_wait.interval) => {}
+                    _ = follow.cancel.cancelled() => {
+                        return CartOutcome::Uncertain {
+                            detail: "stopped while the buy task was pending".into(),
+                        }
+                    }
+                }
+                waited += follow.task_wait.interval;
+            }
+            Dest::Secondhand => {
+                hops += 1;
+                if hops > MAX_HOPS {
+                    tracing::warn!(location = %url, "buy answer redirects in a loop; checking the cart");
+                    return CartOutcome::Uncertain {
+                        detail: format!("buy answer redirected more than {MAX_HOPS} times"),
+                    };
+                }
+                match session.get_page(&url, Some(page)).await {
+                    Ok(Visit::Redirect(Redirect {
+                        location: Some(next),
+                    })) => url = next,
+                    Ok(Visit::Page(Page {
+                        url: at,
+                        status: 200,
+                        body,
+                        ..
+                    })) => {
+                        t.body_head = head(&body);
+                        return match parse::classify(at.as_str(), &body) {
+                            PageKind::TicketUnavailable => {
+                                CartOutcome::Lost(LostReason::TicketUnavailable)
+                            }
+                            _ if shows_error(&body) => {
+                                CartOutcome::Lost(LostReason::BackToMarketplace)
+                            }
+                            kind => CartOutcome::Uncertain {
+                                detail: format!("buy answer led to a {} page at {at}", kind.name()),
+                            },
+                        };
+                    }
+                    Ok(_) => {
+                        return CartOutcome::Uncertain {
+                            detail: format!("buy answer led to {url}, which did not answer"),
+                        }
+                    }
+                    Err(e) => {
+                        return CartOutcome::Uncertain {
+                            detail: format!("buy answer led to {url}: {e}"),
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -242,17 +479,33 @@ pub async fn verify_checkout(
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|l| url.join(l).ok());
+            // The event page: everything before the URL's `checkout/`.
+            let event = start
+                .path()
+                .find("/checkout/")
+                .map(|at| &start.path()[..=at]);
+            let same_site = |n: &Url| n.origin() == start.origin();
             match next {
-                Some(n) if n.path().contains("/checkout/") => {
+                Some(n) if same_site(&n) && n.path().contains("/checkout/") => {
                     url = n;
                     continue;
                 }
-                Some(n) if n.path().contains("/secondhand/") => {
+                Some(n) if same_site(&n) && n.path().contains("/secondhand/") => {
                     return (
                         CartOutcome::Lost(LostReason::BackToMarketplace),
                         Some(n.to_string()),
                         String::new(),
                     )
+                }
+                // pretix's checkout sends a visitor without a live
+                // reservation to the event page ("your cart is empty").
+                Some(n) if same_site(&n) && Some(n.path()) == event => {
+                    tracing::info!("checkout found no live reservation in our cart");
+                    return (
+                        CartOutcome::Lost(LostReason::CartEmpty),
+                        Some(n.to_string()),
+                        String::new(),
+                    );
                 }
                 n => {
                     return (
@@ -269,7 +522,17 @@ pub async fn verify_checkout(
         let body = resp.text().await.unwrap_or_default();
         let title = parse::title(&body);
         if status.is_success() && parse::is_checkout(url.as_str(), &title, &body) {
-            let expires_at = parse::cart_expiry(&body);
+            let Some(expires_at) = parse::cart_expiry(&body) else {
+                // A checkout step without a reservation deadline has no
+                // positions reserved: an empty or expired cart.
+                tracing::info!("checkout shows no reservation deadline; the cart is empty");
+                return (
+                    CartOutcome::Lost(LostReason::CartEmpty),
+                    Some(url.to_string()),
+                    body,
+                );
+            };
+            let expires_at = Some(expires_at);
             return (
                 CartOutcome::Won {
                     checkout_url: url.clone(),
@@ -315,4 +578,73 @@ fn header_list(h: &HeaderMap) -> Vec<(String, String)> {
 
 fn head(body: &str) -> String {
     body.chars().take(5000).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::race::TokioWaiter;
+
+    fn dest_of(url: &str) -> Dest {
+        let event = Url::parse("https://shop.test/org/fest/").unwrap();
+        let marketplace = event.join("secondhand/").unwrap();
+        let cancel = CancellationToken::new();
+        let follow = Follow {
+            event: &event,
+            marketplace: &marketplace,
+            waiter: &TokioWaiter,
+            task_wait: TaskWait::default(),
+            cancel: &cancel,
+        };
+        dest(&Url::parse(url).unwrap(), &follow)
+    }
+
+    #[test]
+    fn a_task_url_under_secondhand_is_a_task_not_a_loss() {
+        assert_eq!(
+            dest_of("https://shop.test/org/fest/secondhand/buy/abc/?async_id=42"),
+            Dest::Task
+        );
+        assert_eq!(
+            dest_of("https://shop.test/org/fest/checkout/start?async_id=42"),
+            Dest::Task
+        );
+    }
+
+    #[test]
+    fn only_the_marketplace_page_itself_means_sent_back() {
+        assert_eq!(
+            dest_of("https://shop.test/org/fest/secondhand/"),
+            Dest::Marketplace
+        );
+        assert_eq!(
+            dest_of("https://shop.test/org/fest/secondhand/?item=965"),
+            Dest::Marketplace
+        );
+        assert_eq!(
+            dest_of("https://shop.test/org/fest/secondhand/buy/abc/"),
+            Dest::Secondhand
+        );
+    }
+
+    #[test]
+    fn checkout_is_below_the_event_and_on_our_host() {
+        assert_eq!(
+            dest_of("https://shop.test/org/fest/checkout/start"),
+            Dest::Checkout
+        );
+        assert_eq!(
+            dest_of("https://shop.test/org/other/checkout/start"),
+            Dest::Elsewhere
+        );
+        assert_eq!(
+            dest_of("https://evil.test/org/fest/checkout/start"),
+            Dest::OffSite
+        );
+        assert_eq!(
+            dest_of("http://shop.test/org/fest/checkout/start"),
+            Dest::OffSite
+        );
+        assert_eq!(dest_of("https://shop.test/org/fest/"), Dest::Elsewhere);
+    }
 }

@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::backoff::{self, Backoff};
-use crate::cart::{self, Attempt, CartOutcome, Transcript};
+use crate::cart::{self, Attempt, CartOutcome, Follow, TaskWait, Transcript};
 use crate::config::Config;
 use crate::decide;
 use crate::discover;
@@ -143,6 +143,8 @@ pub struct Race {
     seen: HashSet<String>,
     /// Listings that are settled for us: lost, or reported in dry-run.
     done: HashSet<String>,
+    /// How a queued buy (pretix's `?async_id=` task) is waited for.
+    task_wait: TaskWait,
 }
 
 impl Race {
@@ -158,7 +160,14 @@ impl Race {
             summary: Summary::default(),
             seen: HashSet::new(),
             done: HashSet::new(),
+            task_wait: TaskWait::default(),
         }
+    }
+
+    /// Poll a queued buy task this often, for at most this long.
+    pub fn task_wait(mut self, task_wait: TaskWait) -> Self {
+        self.task_wait = task_wait;
+        self
     }
 
     /// Report progress here.
@@ -436,7 +445,17 @@ impl Race {
                 });
                 continue;
             }
-            let mut attempt = cart::add(&self.session, page, listing).await;
+            let event = self.cfg.event_url();
+            let waiter = Arc::clone(&self.waiter);
+            let cancel = self.cancel.clone();
+            let follow = Follow {
+                event: &event,
+                marketplace,
+                waiter: &*waiter,
+                task_wait: self.task_wait,
+                cancel: &cancel,
+            };
+            let mut attempt = cart::add(&self.session, page, listing, &follow).await;
             let mut bought = listing.clone();
             if attempt.outcome == CartOutcome::CsrfRejected {
                 self.report(listing, &attempt);
@@ -444,7 +463,7 @@ impl Race {
                 // this listing once more, if it is still there.
                 match self.refetch_listing(page, marketplace, listing).await? {
                     Some(fresh) => {
-                        attempt = cart::add(&self.session, page, &fresh).await;
+                        attempt = cart::add(&self.session, page, &fresh, &follow).await;
                         bought = fresh;
                     }
                     None => {

@@ -184,6 +184,7 @@ fn log_cart(ticket: &str, price: &str, outcome: &CartOutcome, latency: std::time
                 }
                 LostReason::TicketUnavailable => ("ticket_unavailable", "\"Ticket unavailable\""),
                 LostReason::Gone => ("gone", "listing gone"),
+                LostReason::CartEmpty => ("cart_empty", "checkout found our cart empty or expired"),
             };
             cart!(
                 info,

@@ -261,92 +261,18 @@ fn check_validity(cert: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls
 }
 
 /// notBefore and notAfter of an X.509 certificate, in seconds since the Unix
-/// epoch.
+/// epoch; `None` if the bytes are not a certificate.
 ///
-/// webpki parses these but keeps them private, and a whole ASN.1 stack for
-/// two timestamps is more code to trust than this walk down the fixed
-/// prefix of `TBSCertificate` (RFC 5280 §4.1):
-/// `Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version
-/// OPTIONAL, serialNumber INTEGER, signature SEQUENCE, issuer SEQUENCE,
-/// validity SEQUENCE { notBefore Time, notAfter Time }, … }, … }`.
+/// webpki parses these too but keeps them private, so the pinned path reads
+/// them with `x509-parser` (UTCTime and GeneralizedTime, RFC 5280's
+/// two-digit-year rule, and malformed input all handled there).
 fn validity(cert: &[u8]) -> Option<(i64, i64)> {
-    const SEQUENCE: u8 = 0x30;
-    const INTEGER: u8 = 0x02;
-    const VERSION: u8 = 0xa0; // [0] EXPLICIT, constructed
-    let certificate = Der(cert).expect(SEQUENCE)?;
-    let mut tbs = Der(Der(certificate).expect(SEQUENCE)?);
-    let (mut tag, _) = tbs.next()?;
-    if tag == VERSION {
-        tag = tbs.next()?.0;
-    }
-    if tag != INTEGER {
-        return None;
-    }
-    tbs.expect(SEQUENCE)?; // signature algorithm
-    tbs.expect(SEQUENCE)?; // issuer
-    let mut times = Der(tbs.expect(SEQUENCE)?);
-    let not_before = time(times.next()?)?;
-    let not_after = time(times.next()?)?;
-    Some((not_before, not_after))
-}
-
-/// A DER reader: one tag-length-value at a time off the front of a slice.
-struct Der<'a>(&'a [u8]);
-
-impl<'a> Der<'a> {
-    /// The next element's tag and contents.
-    fn next(&mut self) -> Option<(u8, &'a [u8])> {
-        let (&tag, rest) = self.0.split_first()?;
-        let (&first, mut rest) = rest.split_first()?;
-        let len = if first < 0x80 {
-            usize::from(first)
-        } else {
-            // Long form: the low bits say how many length bytes follow.
-            let count = usize::from(first & 0x7f);
-            if count == 0 || count > 4 || rest.len() < count {
-                return None;
-            }
-            let (bytes, after) = rest.split_at(count);
-            rest = after;
-            bytes.iter().fold(0usize, |n, &b| n << 8 | usize::from(b))
-        };
-        if rest.len() < len {
-            return None;
-        }
-        let (value, after) = rest.split_at(len);
-        self.0 = after;
-        Some((tag, value))
-    }
-
-    /// The next element's contents if it has tag `tag`.
-    fn expect(&mut self, tag: u8) -> Option<&'a [u8]> {
-        self.next().filter(|(t, _)| *t == tag).map(|(_, v)| v)
-    }
-}
-
-/// A DER `UTCTime` (`YYMMDDHHMMSSZ`) or `GeneralizedTime`
-/// (`YYYYMMDDHHMMSSZ`) as seconds since the Unix epoch.
-fn time((tag, value): (u8, &[u8])) -> Option<i64> {
-    const UTC_TIME: u8 = 0x17;
-    const GENERALIZED_TIME: u8 = 0x18;
-    let text = std::str::from_utf8(value).ok()?;
-    let digits = text.strip_suffix('Z')?;
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (year, rest) = match (tag, digits.len()) {
-        // RFC 5280: two-digit years 50..99 are 19xx, 00..49 are 20xx.
-        (UTC_TIME, 12) => {
-            let yy: i32 = digits[..2].parse().ok()?;
-            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &digits[2..])
-        }
-        (GENERALIZED_TIME, 14) => (digits[..4].parse().ok()?, &digits[4..]),
-        _ => return None,
-    };
-    let field = |i: usize| rest[i..i + 2].parse::<u32>().ok();
-    let date = chrono::NaiveDate::from_ymd_opt(year, field(0)?, field(2)?)?;
-    let at = date.and_hms_opt(field(4)?, field(6)?, field(8)?)?;
-    Some(at.and_utc().timestamp())
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert).ok()?;
+    let validity = parsed.validity();
+    Some((
+        validity.not_before.timestamp(),
+        validity.not_after.timestamp(),
+    ))
 }
 
 /// What was wrong with a certificate the shop presented.
@@ -557,9 +483,6 @@ mod tests {
             assert_eq!(validity(&der[..len]), None, "truncated to {len}");
         }
         assert_eq!(validity(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
-        assert_eq!(time((0x17, b"991231235960Z")), None); // second 60
-        assert_eq!(time((0x17, b"9912312359Z")), None); // no seconds
-        assert_eq!(time((0x18, b"991231235959Z")), None); // wrong length for tag
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! [`Market`], the markup in [`pages`], the CSRF rules in [`csrf`]. Handlers
 //! never panic on client input: anything unexpected becomes a 4xx.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -21,7 +22,7 @@ use super::market::CartLine;
 use super::market::{Market, SessionState, Visit, COMPETITOR};
 use super::pages::{self, Filter, ShownListing, Site};
 use super::record::{self, Ctx, Recorder};
-use super::scenario::{LinkStyle, LostStyle, Scenario, Scripted};
+use super::scenario::{LinkStyle, LostStyle, Scenario, Scripted, TaskOutcome};
 
 /// How long a won ticket stays reserved in the cart (pretix's default).
 const RESERVATION: Duration = Duration::from_secs(10 * 60);
@@ -36,6 +37,27 @@ pub struct Shared {
     pub recorder: Arc<Recorder>,
     /// Bumped to make every open connection drop (see `Scripted::DropConnection`).
     pub drops: watch::Sender<u64>,
+    /// Scripted asynchronous buy tasks and their error messages.
+    tasks: Mutex<Tasks>,
+}
+
+/// pretix's task queue, as far as the buy form uses it.
+#[derive(Default)]
+struct Tasks {
+    /// By task id (what `?async_id=` carries).
+    running: HashMap<String, Task>,
+    next_id: u64,
+    /// Sessions whose next marketplace render shows the task's error
+    /// message (Django's `messages.error`).
+    flash: HashSet<String>,
+}
+
+/// One queued buy.
+struct Task {
+    /// Waiting pages still to serve before the task is done.
+    pending: u32,
+    outcome: TaskOutcome,
+    session: String,
 }
 
 /// Locks a mutex, ignoring poisoning: a panic elsewhere must not turn every
@@ -62,6 +84,7 @@ impl Shared {
                 format!("localhost:{port}"),
             ])),
             drops: watch::channel(0).0,
+            tasks: Mutex::new(Tasks::default()),
         }
     }
 
@@ -82,7 +105,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/{org}/{event}/", get(event_page))
         .route("/{org}/{event}/secondhand/", get(marketplace))
-        .route("/{org}/{event}/secondhand/buy/{id}/", post(buy))
+        .route(
+            "/{org}/{event}/secondhand/buy/{id}/",
+            post(buy).get(buy_followup),
+        )
         .route("/{org}/{event}/checkout/start", get(checkout_start))
         .route(
             "/{org}/{event}/checkout/questions/",
@@ -243,7 +269,21 @@ fn scripted_response(sh: &Shared, scripted: &Scripted) -> Response {
             StatusCode::GATEWAY_TIMEOUT,
             pages::proxy_error_page("504 Gateway Time-out"),
         ),
+        // Outside the buy form these mean "the shop is overloaded".
+        Scripted::BusyPage
+        | Scripted::AsyncTask { .. }
+        | Scripted::CartExpired
+        | Scripted::RedirectOffsite(_)
+        | Scripted::RedirectLoop => busy_page(),
     }
+}
+
+/// pretix's answer when its workers are all taken (HTTP 503).
+fn busy_page() -> Response {
+    html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        include_str!("templates/busy.html").to_owned(),
+    )
 }
 
 /// `GET /{org}/{event}/secondhand/`: the marketplace.
@@ -328,6 +368,7 @@ async fn marketplace(
         selected_sort: sort,
     };
     let body = pages::marketplace_page(&sh.site, &ctx.path_and_query, &filter, &listings);
+    let body = with_flash(&sh, ctx.cookie(SESSION), body);
     with_cookies(
         html(StatusCode::OK, body),
         page_cookies(&ctx, &visit, !listings.is_empty()),
@@ -403,6 +444,16 @@ async fn buy(
     let lost_answer = match scripted {
         None => false,
         Some(Scripted::GatewayTimeout) => true,
+        Some(
+            s @ (Scripted::AsyncTask { .. }
+            | Scripted::BusyPage
+            | Scripted::CartExpired
+            | Scripted::RedirectOffsite(_)
+            | Scripted::RedirectLoop),
+        ) => {
+            let key = session_key.unwrap_or_default().to_owned();
+            return scripted_buy(&sh, &mut m, i, &key, &ctx.path_and_query, &s);
+        }
         Some(other) => {
             drop(m);
             return scripted_response(&sh, &other);
@@ -411,22 +462,10 @@ async fn buy(
 
     // Won. `check_token` passed, so the session exists.
     let key = session_key.unwrap_or_default().to_owned();
-    m.sell(sc, i, &key);
-    let l = &sc.listings[i];
     let now = SystemTime::now();
-    let line = CartLine {
-        listing_id: l.id.clone(),
-        ticket_type: l.ticket_type.clone(),
-        price: l.price.clone(),
-        currency: l.currency.clone(),
-        item: l.item.clone(),
-        expires: now + RESERVATION,
-    };
-    let Some(session) = m.session_mut(Some(&key)) else {
+    let Some(secret) = reserve(sc, &mut m, i, &key, now + RESERVATION) else {
         return csrf_failure(&sh.site, &Failure::NoSession);
     };
-    session.cart.push(line);
-    let secret = session.csrf_secret.clone();
     drop(m);
     tracing::info!(listing = %id, "sim: ticket reserved");
     if lost_answer {
@@ -440,6 +479,142 @@ async fn buy(
     ];
     set.extend(proxy_cookie(&ctx));
     with_cookies(found(&sh.site.checkout_start_path()), set)
+}
+
+/// Sells listing `i` to session `key` and puts it in that session's cart
+/// until `expires`. Returns the session's CSRF secret, or `None` if the
+/// session is unknown (then nothing is sold).
+fn reserve(
+    sc: &Scenario,
+    m: &mut Market,
+    i: usize,
+    key: &str,
+    expires: SystemTime,
+) -> Option<String> {
+    m.session(Some(key))?;
+    m.sell(sc, i, key);
+    let l = &sc.listings[i];
+    let line = CartLine {
+        listing_id: l.id.clone(),
+        ticket_type: l.ticket_type.clone(),
+        price: l.price.clone(),
+        currency: l.currency.clone(),
+        item: l.item.clone(),
+        expires,
+    };
+    let session = m.session_mut(Some(key))?;
+    session.cart.push(line);
+    Some(session.csrf_secret.clone())
+}
+
+/// The buy-only scripted answers (see [`Scripted`]): listing `i` was still
+/// for sale and the POST from session `key` to `path` passed every check.
+fn scripted_buy(
+    sh: &Shared,
+    m: &mut Market,
+    i: usize,
+    key: &str,
+    path: &str,
+    scripted: &Scripted,
+) -> Response {
+    let sc = &sh.scenario;
+    match scripted {
+        Scripted::AsyncTask {
+            pending_polls,
+            outcome,
+        } => {
+            // The task is queued; its effect on the listing is settled now
+            // so no other buyer can slip in while the waiting page shows.
+            match outcome {
+                TaskOutcome::Won => {
+                    reserve(sc, m, i, key, SystemTime::now() + RESERVATION);
+                }
+                TaskOutcome::Lost => m.sell(sc, i, COMPETITOR),
+            }
+            let mut tasks = lock(&sh.tasks);
+            tasks.next_id += 1;
+            let id = format!("6f1e0c2a-task-{:04}", tasks.next_id);
+            tasks.running.insert(
+                id.clone(),
+                Task {
+                    pending: *pending_polls,
+                    outcome: *outcome,
+                    session: key.to_owned(),
+                },
+            );
+            found(&format!("{path}?async_id={id}"))
+        }
+        Scripted::BusyPage => busy_page(),
+        Scripted::CartExpired => {
+            // Reserved, but already past its expiry when checkout looks.
+            reserve(sc, m, i, key, SystemTime::now() - Duration::from_secs(1));
+            found(&sh.site.checkout_start_path())
+        }
+        Scripted::RedirectOffsite(url) => found(url),
+        Scripted::RedirectLoop => {
+            reserve(sc, m, i, key, SystemTime::now() + RESERVATION);
+            found(&format!("{path}?loop=1"))
+        }
+        other => scripted_response(sh, other),
+    }
+}
+
+/// `GET /{org}/{event}/secondhand/buy/{id}/`: only ever reached by
+/// following a buy answer. With `?async_id=` it is pretix's task status
+/// page; with `?loop=1` it redirects to itself (`Scripted::RedirectLoop`).
+async fn buy_followup(
+    State(sh): State<Arc<Shared>>,
+    Path((org, event, _id)): Path<(String, String, String)>,
+    Extension(ctx): Extension<Arc<Ctx>>,
+) -> Response {
+    if !sh.is_ours(&org, &event) {
+        return not_found().await;
+    }
+    if ctx.query_param("loop").is_some() {
+        return found(&ctx.path_and_query);
+    }
+    let Some(id) = ctx.query_param("async_id") else {
+        // A plain GET of a buy URL: a wrong method, a 404 like elsewhere.
+        return not_found().await;
+    };
+    let mut tasks = lock(&sh.tasks);
+    let Some(task) = tasks.running.get_mut(id) else {
+        return html(StatusCode::NOT_FOUND, pages::not_found_page());
+    };
+    if task.pending > 0 {
+        task.pending -= 1;
+        return html(
+            StatusCode::OK,
+            include_str!("templates/waiting.html").to_owned(),
+        );
+    }
+    let (outcome, session) = (task.outcome, task.session.clone());
+    tasks.running.remove(id);
+    match outcome {
+        TaskOutcome::Won => found(&sh.site.checkout_start_path()),
+        TaskOutcome::Lost => {
+            tasks.flash.insert(session);
+            found(&sh.site.marketplace_path())
+        }
+    }
+}
+
+/// Shows a pending task error on this render of the marketplace, once,
+/// where pretix shows its messages: at the top of `<main>`.
+fn with_flash(sh: &Shared, session: Option<&str>, body: String) -> String {
+    let shown = session.is_some_and(|k| lock(&sh.tasks).flash.remove(k));
+    if !shown {
+        return body;
+    }
+    const MAIN: &str = "<main id=\"content\">";
+    let alert = "\n<div class=\"alert alert-danger\">This ticket has just been sold to someone else.</div>\n";
+    match body.find(MAIN) {
+        Some(at) => {
+            let end = at + MAIN.len();
+            format!("{}{alert}{}", &body[..end], &body[end..])
+        }
+        None => body,
+    }
 }
 
 /// `GET /{org}/{event}/checkout/start`: straight on to the first step.

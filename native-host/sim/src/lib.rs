@@ -56,7 +56,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 pub use record::RecordedRequest;
-pub use scenario::{Lang, LinkStyle, LostStyle, Scenario, Scripted, ScriptedListing, Trigger};
+pub use scenario::{
+    Lang, LinkStyle, LostStyle, Scenario, Scripted, ScriptedListing, TaskOutcome, Trigger,
+};
 
 /// A listing that changed hands.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -151,6 +151,38 @@ pub enum Scripted {
     /// 504 Gateway Timeout. On a buy POST the ticket has already been put
     /// in the buyer's cart upstream; only the answer was lost on the way.
     GatewayTimeout,
+    /// Buy POST only: pretix's asynchronous task flow. The POST answers 302
+    /// to the buy URL with `?async_id=<task id>`; GETting that answers 200
+    /// with the "processing your request" waiting page `pending_polls`
+    /// times, then 302 to checkout ([`TaskOutcome::Won`]: the ticket is in
+    /// the cart from the POST on) or back to the marketplace, whose next
+    /// render carries an `alert-danger` message ([`TaskOutcome::Lost`]).
+    AsyncTask {
+        pending_polls: u32,
+        outcome: TaskOutcome,
+    },
+    /// Buy POST only: 503 with a short "too busy" page. Nothing is reserved;
+    /// the listing stays for sale.
+    BusyPage,
+    /// Buy POST only: 302 to checkout, but the reservation has already
+    /// expired, so checkout finds an empty cart and sends the buyer on to
+    /// the event page (pretix's "your cart is empty").
+    CartExpired,
+    /// Buy POST only: 302 to this absolute URL on another host. Nothing is
+    /// reserved.
+    RedirectOffsite(String),
+    /// Buy POST only: the ticket is reserved, but the answer is a 302 to a
+    /// URL under `/secondhand/` that redirects to itself forever.
+    RedirectLoop,
+}
+
+/// How a scripted asynchronous buy task ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskOutcome {
+    /// The task put the ticket in the buyer's cart.
+    Won,
+    /// The task failed: someone else got the ticket first.
+    Lost,
 }
 
 /// The whole script of one simulated marketplace.
