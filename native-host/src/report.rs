@@ -132,17 +132,19 @@ fn log_wait(reason: WaitReason, s: f64) {
             backoff_s = s,
             "shop asked us to wait (Retry-After): {s:.1} s"
         ),
-        WaitReason::ServerError => warn!(
+        // The race already said what went wrong and when it retries (one
+        // `problem` line); the wait itself is detail.
+        WaitReason::ServerError => debug!(
             race_event = "waiting",
             reason = reason_name,
             backoff_s = s,
-            "shop trouble: backing off {s:.0} s"
+            "shop trouble: backing off {s:.1} s"
         ),
-        WaitReason::Network => warn!(
+        WaitReason::Network => debug!(
             race_event = "waiting",
             reason = reason_name,
             backoff_s = s,
-            "network trouble: retrying in {s:.0} s"
+            "network trouble: retrying in {s:.1} s"
         ),
     }
 }
