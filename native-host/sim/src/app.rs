@@ -172,6 +172,11 @@ async fn event_page(
         let mut m = sh.market();
         let served_before = m.event_gets;
         m.event_gets += 1;
+        if let Some(scripted) = sh.scenario.scripted_for_event(m.event_gets) {
+            drop(m);
+            return fault_response(&ctx, scripted)
+                .unwrap_or_else(|| scripted_response(&sh, scripted));
+        }
         let show = sh
             .scenario
             .marketplace_link
@@ -242,7 +247,69 @@ fn scripted_response(sh: &Shared, scripted: &Scripted) -> Response {
             StatusCode::GATEWAY_TIMEOUT,
             pages::proxy_error_page("504 Gateway Time-out"),
         ),
+        // Faults that need the request are answered by `fault_response`;
+        // reaching here without one (a buy POST) is a bad gateway.
+        _ => html(
+            StatusCode::BAD_GATEWAY,
+            pages::proxy_error_page("502 Bad Gateway"),
+        ),
     }
+}
+
+/// The transport-level and odd-status faults (see [`Scripted`]): `None` for
+/// the ones `scripted_response` answers, or that transform the real page.
+fn fault_response(ctx: &Ctx, scripted: &Scripted) -> Option<Response> {
+    use axum::body::Body;
+    use futures_util::stream::{self, StreamExt};
+    type Chunk = Result<Vec<u8>, std::convert::Infallible>;
+    let ok_html = |body: Body| {
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+            .body(body)
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    };
+    Some(match scripted {
+        Scripted::Status {
+            status,
+            retry_after,
+        } => {
+            let code = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let line = format!("{} {}", code.as_u16(), code.canonical_reason().unwrap_or(""));
+            let mut r = html(code, pages::proxy_error_page(&line));
+            if let Some(v) = retry_after.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+        Scripted::EmptyOk => ok_html(Body::empty()),
+        Scripted::Oversized { bytes } => {
+            const CHUNK: usize = 64 * 1024;
+            let n = bytes.div_ceil(CHUNK);
+            ok_html(Body::from_stream(stream::iter(
+                (0..n).map(|_| Chunk::Ok(vec![b' '; CHUNK])),
+            )))
+        }
+        Scripted::StallBody => ok_html(Body::from_stream(
+            stream::once(async { Chunk::Ok(b"<!DOCTYPE html><html><head>".to_vec()) })
+                .chain(stream::pending()),
+        )),
+        Scripted::RedirectTo(url) => found(url),
+        Scripted::RedirectLoop => found(&ctx.path_and_query),
+        _ => return None,
+    })
+}
+
+/// A page with invalid UTF-8 (a lone continuation byte, an overlong
+/// encoding, a truncated sequence) in a comment before the markup.
+fn with_invalid_utf8(body: String) -> Response {
+    let mut bytes = b"<!-- \x80\xc0\xaf\xe2\x82 -->\n".to_vec();
+    bytes.extend_from_slice(body.as_bytes());
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(axum::body::Body::from(bytes))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 /// `GET /{org}/{event}/secondhand/`: the marketplace.
@@ -272,11 +339,14 @@ async fn marketplace(
     if sc.session_reset_at_poll == Some(n) {
         m.forget_all_sessions();
     }
-    if let Some(scripted) = sc.scripted_for_poll(n) {
+    let scripted = sc.scripted_for_poll(n);
+    if let Some(scripted) = scripted.filter(|s| **s != Scripted::InvalidUtf8) {
         if *scripted == Scripted::ClearCookies {
             m.forget_all_sessions();
         }
-        return scripted_response(&sh, scripted);
+        drop(m);
+        return fault_response(&ctx, scripted)
+            .unwrap_or_else(|| scripted_response(&sh, scripted));
     }
     let visit = match m.session_state(ctx.cookie(SESSION)) {
         // pretix sends a visitor whose session expired back to the event
@@ -327,10 +397,11 @@ async fn marketplace(
         selected_sort: sort,
     };
     let body = pages::marketplace_page(&sh.site, &ctx.path_and_query, &filter, &listings);
-    with_cookies(
-        html(StatusCode::OK, body),
-        page_cookies(&ctx, &visit, !listings.is_empty()),
-    )
+    let response = match scripted {
+        Some(Scripted::InvalidUtf8) => with_invalid_utf8(body),
+        _ => html(StatusCode::OK, body),
+    };
+    with_cookies(response, page_cookies(&ctx, &visit, !listings.is_empty()))
 }
 
 /// The item drop-down: the two products of the live event plus any other

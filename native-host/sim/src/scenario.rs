@@ -149,6 +149,28 @@ pub enum Scripted {
     /// 504 Gateway Timeout. On a buy POST the ticket has already been put
     /// in the buyer's cart upstream; only the answer was lost on the way.
     GatewayTimeout,
+    /// Any status with the proxy's error page and, if given, a verbatim
+    /// `Retry-After` (500, 502 from a restarting app server, a 503 "too
+    /// busy" with a queue hint, a 429 with an absurd wait...).
+    Status {
+        status: u16,
+        retry_after: Option<String>,
+    },
+    /// 200 with no body at all (a proxy that lost its upstream mid-answer).
+    EmptyOk,
+    /// 200 with a body of this many bytes, streamed (no `Content-Length`),
+    /// as a proxy stuck in a loop would send.
+    Oversized { bytes: usize },
+    /// 200, headers and the first bytes of the page, then nothing: the body
+    /// never ends.
+    StallBody,
+    /// The real page (listings and all) with invalid UTF-8 bytes in an
+    /// HTML comment before it.
+    InvalidUtf8,
+    /// 302 to this absolute URL (another host: our cookies must not follow).
+    RedirectTo(String),
+    /// 302 to the very URL requested: a redirect loop.
+    RedirectLoop,
 }
 
 /// The whole script of one simulated marketplace.
@@ -190,6 +212,12 @@ pub struct Scenario {
     /// Offer HTTP/2 over ALPN (true by default); false makes an
     /// HTTP/1.1-only shop.
     pub http2: bool,
+    /// `(n, response)`: the n-th event-page GET (1-based, all sessions) gets
+    /// `response` instead of the page (redirect loops, off-site redirects).
+    pub event_script: Vec<(u64, Scripted)>,
+    /// The first N TCP connections are accepted but never get a TLS answer,
+    /// as a shop whose TLS front hangs: the client's connect timeout fires.
+    pub stalled_handshakes: u64,
 }
 
 impl Scenario {
@@ -210,6 +238,8 @@ impl Scenario {
             reject_first_buy_csrf: false,
             buy_script: Vec::new(),
             http2: true,
+            event_script: Vec::new(),
+            stalled_handshakes: 0,
         }
     }
 
@@ -239,6 +269,14 @@ impl Scenario {
     /// The scripted response for the n-th buy POST, if any.
     pub(crate) fn scripted_for_buy(&self, n: u64) -> Option<&Scripted> {
         self.buy_script
+            .iter()
+            .find(|(at, _)| *at == n)
+            .map(|(_, s)| s)
+    }
+
+    /// The scripted response for the n-th event-page GET, if any.
+    pub(crate) fn scripted_for_event(&self, n: u64) -> Option<&Scripted> {
+        self.event_script
             .iter()
             .find(|(at, _)| *at == n)
             .map(|(_, s)| s)
