@@ -529,3 +529,40 @@ async fn redirects_to_another_host_are_never_followed() {
         "{lines:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Compressed pages
+
+async fn compressed_page_is_bought(encoding: Scripted, token: &str) {
+    let shop = shop(Scenario {
+        marketplace_script: vec![(1, encoding)],
+        listings: vec![ScriptedListing::new("compressed000001", "Ticket", "10.00")],
+        ..Scenario::new("org", "fest")
+    })
+    .await;
+    let run = race(&shop.cfg).await;
+    assert!(run.won().verified);
+    assert_bought_once(&shop);
+    assert_eq!(shop.sim.marketplace_polls(), 1, "bought from the compressed page");
+    let poll = shop
+        .sim
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/org/fest/secondhand/")
+        .unwrap();
+    let accepted = poll.header("accept-encoding").unwrap_or_default();
+    assert!(
+        accepted.split(',').any(|e| e.trim() == token),
+        "we accept {token} as a browser does: {accepted:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_gzip_page_is_decoded_and_its_listing_bought() {
+    compressed_page_is_bought(Scripted::Gzip, "gzip").await;
+}
+
+#[tokio::test]
+async fn a_brotli_page_is_decoded_and_its_listing_bought() {
+    compressed_page_is_bought(Scripted::Brotli, "br").await;
+}

@@ -300,14 +300,42 @@ fn fault_response(ctx: &Ctx, scripted: &Scripted) -> Option<Response> {
     })
 }
 
-/// A page with invalid UTF-8 (a lone continuation byte, an overlong
-/// encoding, a truncated sequence) in a comment before the markup.
-fn with_invalid_utf8(body: String) -> Response {
-    let mut bytes = b"<!-- \x80\xc0\xaf\xe2\x82 -->\n".to_vec();
-    bytes.extend_from_slice(body.as_bytes());
-    Response::builder()
+/// The real page, sent oddly: with invalid UTF-8 (a lone continuation
+/// byte, an overlong encoding, a truncated sequence) in a comment before
+/// the markup, or compressed as a proxy in front of pretix would.
+fn transformed_page(scripted: &Scripted, body: String) -> Response {
+    use std::io::Write;
+    let mut bytes = body.into_bytes();
+    let mut encoding = None;
+    match scripted {
+        Scripted::InvalidUtf8 => {
+            let mut odd = b"<!-- \x80\xc0\xaf\xe2\x82 -->\n".to_vec();
+            odd.append(&mut bytes);
+            bytes = odd;
+        }
+        Scripted::Gzip => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            if gz.write_all(&bytes).is_ok() {
+                bytes = gz.finish().unwrap_or_default();
+            }
+            encoding = Some("gzip");
+        }
+        Scripted::Brotli => {
+            let mut br = brotli::CompressorWriter::new(Vec::new(), 4096, 5, 22);
+            if br.write_all(&bytes).is_ok() {
+                bytes = br.into_inner();
+            }
+            encoding = Some("br");
+        }
+        _ => {}
+    }
+    let mut builder = Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8");
+    if let Some(e) = encoding {
+        builder = builder.header(header::CONTENT_ENCODING, e);
+    }
+    builder
         .body(axum::body::Body::from(bytes))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
@@ -340,7 +368,7 @@ async fn marketplace(
         m.forget_all_sessions();
     }
     let scripted = sc.scripted_for_poll(n);
-    if let Some(scripted) = scripted.filter(|s| **s != Scripted::InvalidUtf8) {
+    if let Some(scripted) = scripted.filter(|s| !s.transforms_page()) {
         if *scripted == Scripted::ClearCookies {
             m.forget_all_sessions();
         }
@@ -398,7 +426,7 @@ async fn marketplace(
     };
     let body = pages::marketplace_page(&sh.site, &ctx.path_and_query, &filter, &listings);
     let response = match scripted {
-        Some(Scripted::InvalidUtf8) => with_invalid_utf8(body),
+        Some(s) if s.transforms_page() => transformed_page(s, body),
         _ => html(StatusCode::OK, body),
     };
     with_cookies(response, page_cookies(&ctx, &visit, !listings.is_empty()))

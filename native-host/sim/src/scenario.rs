@@ -167,10 +167,21 @@ pub enum Scripted {
     /// The real page (listings and all) with invalid UTF-8 bytes in an
     /// HTML comment before it.
     InvalidUtf8,
+    /// The real page, gzip-compressed (`Content-Encoding: gzip`).
+    Gzip,
+    /// The real page, brotli-compressed (`Content-Encoding: br`).
+    Brotli,
     /// 302 to this absolute URL (another host: our cookies must not follow).
     RedirectTo(String),
     /// 302 to the very URL requested: a redirect loop.
     RedirectLoop,
+}
+
+impl Scripted {
+    /// Does this change how the real page is sent, rather than replace it?
+    pub(crate) fn transforms_page(&self) -> bool {
+        matches!(self, Scripted::InvalidUtf8 | Scripted::Gzip | Scripted::Brotli)
+    }
 }
 
 /// The whole script of one simulated marketplace.
