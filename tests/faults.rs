@@ -566,3 +566,69 @@ async fn a_gzip_page_is_decoded_and_its_listing_bought() {
 async fn a_brotli_page_is_decoded_and_its_listing_bought() {
     compressed_page_is_bought(Scripted::Brotli, "br").await;
 }
+
+// ---------------------------------------------------------------------------
+// The disk
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn unwritable_live_responses_warns_once_and_the_win_is_still_handed_off() {
+    let mut shop = shop(Scenario {
+        // two odd pages the runner would save, then the listing
+        marketplace_script: vec![(2, Scripted::OddPage), (3, Scripted::OddPage)],
+        listings: vec![later("nodisk0000000001", 3)],
+        ..Scenario::new("org", "fest")
+    })
+    .await;
+    // A directory below a regular file: ENOTDIR for everyone, root included.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    shop.cfg.live_responses = file.join("live-responses");
+    // The real runner waits in real time: keep the interval short.
+    shop.cfg.interval = Duration::from_millis(20);
+
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || writer.clone())
+        .finish();
+    // `#[tokio::test]` runs every task on this thread: they all log here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut out = Vec::new();
+    let _exit = pretix_race::runner::run(
+        shop.cfg.clone(),
+        pretix_race::runner::Notify::default(),
+        CancellationToken::new(),
+        &mut out,
+    )
+    .await;
+
+    assert_bought_once(&shop);
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("/org/fest/checkout/"),
+        "the handoff is printed even though nothing can be saved: {out}"
+    );
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let page_warnings = logs
+        .lines()
+        .filter(|l| l.contains("could not save the unexpected page"))
+        .count();
+    assert_eq!(page_warnings, 1, "{logs}");
+}
