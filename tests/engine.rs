@@ -349,7 +349,10 @@ async fn server_errors_back_off_and_never_exit() {
     let waits = run.waits_for(WaitReason::ServerError);
     assert_eq!(waits.len(), 2, "{waits:?}");
     for (d, step) in waits.iter().zip([2.0, 4.0]) {
-        assert!((step * 0.8..=step * 1.2).contains(&d.as_secs_f64()), "{waits:?}");
+        assert!(
+            (step * 0.8..=step * 1.2).contains(&d.as_secs_f64()),
+            "{waits:?}"
+        );
     }
 }
 

@@ -208,7 +208,11 @@ async fn tls_front_restart_refuses_connections_then_the_race_buys_after_recovery
     let run = race_scripted(&shop.cfg, waiter).await;
     assert!(run.won().verified);
     assert_bought_once(&shop);
-    assert_eq!(shop.sim.marketplace_polls(), 2, "bought on the first poll back");
+    assert_eq!(
+        shop.sim.marketplace_polls(),
+        2,
+        "bought on the first poll back"
+    );
     assert_no_rate_limit_steps(&run);
     assert_trouble_ladder(&run.waits_for(WaitReason::Network));
     assert_eq!(run.waits_for(WaitReason::Network).len(), 2);
@@ -543,7 +547,11 @@ async fn compressed_page_is_bought(encoding: Scripted, token: &str) {
     let run = race(&shop.cfg).await;
     assert!(run.won().verified);
     assert_bought_once(&shop);
-    assert_eq!(shop.sim.marketplace_polls(), 1, "bought from the compressed page");
+    assert_eq!(
+        shop.sim.marketplace_polls(),
+        1,
+        "bought from the compressed page"
+    );
     let poll = shop
         .sim
         .requests()

@@ -266,10 +266,7 @@ mod tests {
     }
 
     fn ladders() -> (Ladders, rand::rngs::StdRng) {
-        (
-            Ladders::new(secs(2)),
-            rand::rngs::StdRng::seed_from_u64(1),
-        )
+        (Ladders::new(secs(2)), rand::rngs::StdRng::seed_from_u64(1))
     }
 
     #[test]
@@ -312,19 +309,10 @@ mod tests {
     fn waits_are_capped_at_five_minutes() {
         let (mut l, mut rng) = ladders();
         let mut w = |status, told| wait_for(status, told, &mut l, &mut rng);
-        assert_eq!(
-            w(429, Some(secs(301))),
-            (WaitReason::RateLimited, MAX_WAIT)
-        );
-        assert_eq!(
-            w(429, Some(secs(300))),
-            (WaitReason::RateLimited, MAX_WAIT)
-        );
+        assert_eq!(w(429, Some(secs(301))), (WaitReason::RateLimited, MAX_WAIT));
+        assert_eq!(w(429, Some(secs(300))), (WaitReason::RateLimited, MAX_WAIT));
         assert_eq!(w(409, Some(secs(301))), (WaitReason::RetryAfter, MAX_WAIT));
-        assert_eq!(
-            w(409, Some(secs(299))),
-            (WaitReason::RetryAfter, secs(299))
-        );
+        assert_eq!(w(409, Some(secs(299))), (WaitReason::RetryAfter, secs(299)));
         // absurd values (the parser already clamps to an hour)
         let absurd = parse_retry_after("99999999999", SystemTime::now());
         assert_eq!(w(429, absurd).1, MAX_WAIT);
@@ -371,7 +359,10 @@ mod tests {
         // 2, 4, 8, 16, 32 s, each ±20 %
         for (d, step) in got.iter().zip([2u64, 4, 8, 16, 32]) {
             let step = secs(step);
-            assert!(*d >= step.mul_f64(0.8) && *d <= step.mul_f64(1.2), "{got:?}");
+            assert!(
+                *d >= step.mul_f64(0.8) && *d <= step.mul_f64(1.2),
+                "{got:?}"
+            );
         }
         assert_eq!(l.rate.failures(), 0, "5xx never touches the 429 ladder");
     }

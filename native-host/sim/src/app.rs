@@ -275,9 +275,16 @@ fn fault_response(ctx: &Ctx, scripted: &Scripted) -> Option<Response> {
             retry_after,
         } => {
             let code = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
-            let line = format!("{} {}", code.as_u16(), code.canonical_reason().unwrap_or(""));
+            let line = format!(
+                "{} {}",
+                code.as_u16(),
+                code.canonical_reason().unwrap_or("")
+            );
             let mut r = html(code, pages::proxy_error_page(&line));
-            if let Some(v) = retry_after.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+            if let Some(v) = retry_after
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
             r
@@ -373,8 +380,7 @@ async fn marketplace(
             m.forget_all_sessions();
         }
         drop(m);
-        return fault_response(&ctx, scripted)
-            .unwrap_or_else(|| scripted_response(&sh, scripted));
+        return fault_response(&ctx, scripted).unwrap_or_else(|| scripted_response(&sh, scripted));
     }
     let visit = match m.session_state(ctx.cookie(SESSION)) {
         // pretix sends a visitor whose session expired back to the event

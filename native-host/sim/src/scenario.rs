@@ -180,7 +180,10 @@ pub enum Scripted {
 impl Scripted {
     /// Does this change how the real page is sent, rather than replace it?
     pub(crate) fn transforms_page(&self) -> bool {
-        matches!(self, Scripted::InvalidUtf8 | Scripted::Gzip | Scripted::Brotli)
+        matches!(
+            self,
+            Scripted::InvalidUtf8 | Scripted::Gzip | Scripted::Brotli
+        )
     }
 }
 
