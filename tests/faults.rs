@@ -485,6 +485,7 @@ async fn an_event_page_redirect_loop_is_cut_off_and_retried() {
     assert_bought_once(&shop);
     let event_gets = shop.count(|r| r.path == "/org/fest/");
     assert_eq!(event_gets, 13);
+    assert_trouble_ladder(&run.waits_for(WaitReason::ServerError));
     let lines = problems(&run);
     assert_eq!(lines.len(), 2, "{lines:?}");
     let event_url = shop.sim.event_url();

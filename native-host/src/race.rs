@@ -39,7 +39,7 @@ use crate::decide;
 use crate::discover;
 use crate::events::{Events, RaceEvent, WaitReason};
 use crate::parse::{self, Listing, PageKind};
-use crate::session::{Page, Redirect, Session, Visit};
+use crate::session::{FetchError, Page, Redirect, Session, Visit};
 
 /// Something that can wait. The real one sleeps on tokio's clock; tests pass
 /// one that records the durations and returns at once.
@@ -316,9 +316,14 @@ impl Race {
                     self.pause(d, WaitReason::ServerError).await?;
                 }
                 Err(e) => {
+                    // A loop is the shop's doing; everything else is no answer.
+                    let reason = match e {
+                        FetchError::TooManyRedirects { .. } => WaitReason::ServerError,
+                        _ => WaitReason::Network,
+                    };
                     let d = self.ladders.trouble(&mut self.rng);
                     self.trouble(format!("event page: {e}"), d);
-                    self.pause(d, WaitReason::Network).await?;
+                    self.pause(d, reason).await?;
                 }
             }
         }

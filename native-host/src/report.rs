@@ -401,4 +401,27 @@ mod tests {
         assert_eq!(records[4]["fields"]["bytes"], 3);
         assert_eq!(records[6]["fields"]["cause"], "connection refused");
     }
+
+    #[test]
+    fn trouble_is_one_warning_the_wait_is_detail() {
+        let records = json_records(&[
+            RaceEvent::Problem {
+                message: "marketplace answered HTTP 502; retrying in 4.1 s".into(),
+            },
+            RaceEvent::Waiting {
+                reason: WaitReason::ServerError,
+                duration: Duration::from_millis(4_100),
+            },
+            RaceEvent::Waiting {
+                reason: WaitReason::Network,
+                duration: Duration::from_secs(2),
+            },
+        ]);
+        let levels: Vec<&str> = records
+            .iter()
+            .map(|r| r["level"].as_str().unwrap())
+            .collect();
+        assert_eq!(levels, ["WARN", "DEBUG", "DEBUG"]);
+        assert_eq!(records[1]["fields"]["backoff_s"], 4.1);
+    }
 }
