@@ -344,7 +344,16 @@ async fn server_errors_back_off_and_never_exit() {
     .await;
     let run = race(&shop.cfg).await;
     assert!(run.won().verified);
-    assert_eq!(run.backoff_secs(WaitReason::ServerError), [30, 60]);
+    // 5xx says nothing about us: the short trouble ladder (interval 2 s,
+    // doubling, ±20 %), not the 429 ladder's 30 s.
+    let waits = run.waits_for(WaitReason::ServerError);
+    assert_eq!(waits.len(), 2, "{waits:?}");
+    for (d, step) in waits.iter().zip([2.0, 4.0]) {
+        assert!(
+            (step * 0.8..=step * 1.2).contains(&d.as_secs_f64()),
+            "{waits:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -578,10 +587,10 @@ async fn server_error_on_buy_checks_the_cart_then_backs_off() {
         cart_outcomes(&run.events)[0].1,
         CartOutcome::ServerError { status: 503 }
     );
-    assert_eq!(
-        run.waits_for(WaitReason::ServerError),
-        [Duration::from_secs(30)]
-    );
+    // the short trouble ladder's first step: the 2 s interval, ±20 %
+    let waits = run.waits_for(WaitReason::ServerError);
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert!((1.6..=2.4).contains(&waits[0].as_secs_f64()), "{waits:?}");
     let reqs = shop.sim.requests();
     let first_post = reqs.iter().position(|r| r.method == "POST").unwrap();
     assert!(

@@ -108,10 +108,33 @@ pub fn save_unknown_page(dir: &Path, ev: &RaceEvent) -> Option<PathBuf> {
             Some(path)
         }
         Err(err) => {
-            tracing::warn!(cause = %err, url = %url, "could not save the unexpected page: {err}");
+            // A full disk or an unwritable directory stays that way: say so
+            // once per directory, not on every odd page of a long race.
+            if first_failure_in(dir) {
+                tracing::warn!(
+                    cause = %err,
+                    url = %url,
+                    dir = %dir.display(),
+                    "could not save the unexpected page to {}: {err} (the race goes on; further pages are not saved)",
+                    dir.display()
+                );
+            } else {
+                tracing::debug!(cause = %err, url = %url, "could not save the unexpected page: {err}");
+            }
             None
         }
     }
+}
+
+/// True the first time `dir` failed in this process.
+fn first_failure_in(dir: &Path) -> bool {
+    static FAILED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut failed = FAILED.lock().unwrap_or_else(|e| e.into_inner());
+    if failed.iter().any(|d| d == dir) {
+        return false;
+    }
+    failed.push(dir.to_path_buf());
+    true
 }
 
 /// `cookies_YYYYMMDD_HHMMSS.txt`: the session, the checkout URL, the script.

@@ -8,6 +8,8 @@ use pretix_race_shared::protocol::StartRequest;
 use pretix_race_shared::Filters;
 use url::Url;
 
+use crate::session::Timeouts;
+
 /// Everything the engine needs to know about one race.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -26,6 +28,8 @@ pub struct Config {
     pub extra_roots_pem: Vec<Vec<u8>>,
     /// Where debug files and cookie files go.
     pub live_responses: PathBuf,
+    /// Connect and request timeouts (5 s and 10 s).
+    pub timeouts: Timeouts,
 }
 
 /// A value the user gave that cannot work. Shown as is, exit code 2.
@@ -61,6 +65,7 @@ impl Config {
             poll_inactive_marketplace: None,
             extra_roots_pem: Vec::new(),
             live_responses: PathBuf::from("live-responses"),
+            timeouts: Timeouts::default(),
         })
     }
 

@@ -32,14 +32,14 @@ use rand::SeedableRng;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::backoff::{self, Backoff};
+use crate::backoff::{self, Ladders};
 use crate::cart::{self, Attempt, CartOutcome, Follow, TaskWait, Transcript};
 use crate::config::Config;
 use crate::decide;
 use crate::discover;
 use crate::events::{Events, RaceEvent, WaitReason};
 use crate::parse::{self, Listing, PageKind};
-use crate::session::{Page, Redirect, Session, Visit};
+use crate::session::{FetchError, Page, Redirect, Session, Visit};
 
 /// Something that can wait. The real one sleeps on tokio's clock; tests pass
 /// one that records the durations and returns at once.
@@ -137,7 +137,8 @@ pub struct Race {
     waiter: Arc<dyn Waiter>,
     cancel: CancellationToken,
     rng: StdRng,
-    backoff: Backoff,
+    /// The 429 ladder and the trouble ladder; a good response resets both.
+    ladders: Ladders,
     summary: Summary,
     /// Listings seen so far (by form action), for the counter.
     seen: HashSet<String>,
@@ -150,13 +151,13 @@ pub struct Race {
 impl Race {
     pub fn new(cfg: Config, session: Session) -> Race {
         Race {
+            ladders: Ladders::new(cfg.interval),
             cfg,
             session,
             events: Events::none(),
             waiter: Arc::new(TokioWaiter),
             cancel: CancellationToken::new(),
             rng: StdRng::from_os_rng(),
-            backoff: Backoff::new(),
             summary: Summary::default(),
             seen: HashSet::new(),
             done: HashSet::new(),
@@ -235,7 +236,7 @@ impl Race {
                     self.events.send(RaceEvent::SessionLost { reason });
                     if just_discovered {
                         // Lost again straight after rediscovering: don't spin.
-                        let d = self.backoff.next_delay();
+                        let d = self.ladders.trouble(&mut self.rng);
                         self.pause(d, WaitReason::ServerError).await?;
                     }
                     self.session.jar().clear();
@@ -274,8 +275,14 @@ impl Race {
                     body,
                     ..
                 })) => {
+                    if body.trim().is_empty() {
+                        let d = self.ladders.trouble(&mut self.rng);
+                        self.trouble("event page answered HTTP 200 with an empty body".into(), d);
+                        self.pause(d, WaitReason::ServerError).await?;
+                        continue;
+                    }
+                    self.ladders.reset();
                     if let Some(link) = discover::marketplace_link(&body, &url) {
-                        self.backoff.reset();
                         self.events
                             .send(RaceEvent::MarketplaceFound { url: link.clone() });
                         return Ok(link);
@@ -297,28 +304,35 @@ impl Race {
                     retry_after,
                     ..
                 })) => {
-                    let (reason, d) = backoff::wait_for(status, retry_after, &mut self.backoff);
-                    self.events.send(RaceEvent::Problem {
-                        message: format!("event page answered HTTP {status}"),
-                    });
+                    let (reason, d) =
+                        backoff::wait_for(status, retry_after, &mut self.ladders, &mut self.rng);
+                    if reason == WaitReason::ServerError {
+                        self.trouble(format!("event page answered HTTP {status}"), d);
+                    }
                     self.pause(d, reason).await?;
                 }
                 Ok(Visit::Redirect(Redirect { location })) => {
-                    self.events.send(RaceEvent::Problem {
-                        message: format!(
-                            "event page redirects away ({}); retrying",
+                    // Off-site (or unreadable): not followed, so our cookies
+                    // never leave the shop's origin.
+                    let d = self.ladders.trouble(&mut self.rng);
+                    self.trouble(
+                        format!(
+                            "event page redirects to another site ({}), not following",
                             location.map(|l| l.to_string()).unwrap_or_default()
                         ),
-                    });
-                    let d = self.backoff.next_delay();
+                        d,
+                    );
                     self.pause(d, WaitReason::ServerError).await?;
                 }
                 Err(e) => {
-                    self.events.send(RaceEvent::Problem {
-                        message: format!("event page: {e}"),
-                    });
-                    let d = self.backoff.next_delay();
-                    self.pause(d, WaitReason::Network).await?;
+                    // A loop is the shop's doing; everything else is no answer.
+                    let reason = match e {
+                        FetchError::TooManyRedirects { .. } => WaitReason::ServerError,
+                        _ => WaitReason::Network,
+                    };
+                    let d = self.ladders.trouble(&mut self.rng);
+                    self.trouble(format!("event page: {e}"), d);
+                    self.pause(d, reason).await?;
                 }
             }
         }
@@ -339,13 +353,9 @@ impl Race {
             retry_after,
         } = match visit {
             Err(e) => {
-                self.events.send(RaceEvent::Problem {
-                    message: format!("marketplace: {e}"),
-                });
-                return Ok(PollOutcome::Backoff(
-                    WaitReason::Network,
-                    self.backoff.next_delay(),
-                ));
+                let d = self.ladders.trouble(&mut self.rng);
+                self.trouble(format!("marketplace: {e}"), d);
+                return Ok(PollOutcome::Backoff(WaitReason::Network, d));
             }
             Ok(Visit::Redirect(Redirect { location })) => {
                 return Ok(PollOutcome::SessionLost(format!(
@@ -370,10 +380,28 @@ impl Race {
                     "marketplace answered HTTP {status}"
                 )));
             }
-            let (reason, d) = backoff::wait_for(status, retry_after, &mut self.backoff);
+            let (reason, d) =
+                backoff::wait_for(status, retry_after, &mut self.ladders, &mut self.rng);
+            if reason == WaitReason::ServerError {
+                self.trouble(format!("marketplace answered HTTP {status}"), d);
+            }
             return Ok(PollOutcome::Backoff(reason, d));
         }
-        self.backoff.reset();
+        if body.trim().is_empty() {
+            // A 200 without a page is a proxy or app server in trouble, not
+            // an empty marketplace (which still has the event's shell).
+            self.events.send(RaceEvent::Polled {
+                poll,
+                status,
+                latency,
+                page: "empty_body",
+                listings: 0,
+            });
+            let d = self.ladders.trouble(&mut self.rng);
+            self.trouble("marketplace answered HTTP 200 with an empty body".into(), d);
+            return Ok(PollOutcome::Backoff(WaitReason::ServerError, d));
+        }
+        self.ladders.reset();
         let kind = parse::classify(page_url.as_str(), &body);
         let next = match &kind {
             PageKind::Listings(listings) => {
@@ -499,11 +527,13 @@ impl Race {
                     ))
                 }
                 CartOutcome::RateLimited { retry_after } => {
-                    let (reason, d) = backoff::wait_for(429, retry_after, &mut self.backoff);
+                    let (reason, d) =
+                        backoff::wait_for(429, retry_after, &mut self.ladders, &mut self.rng);
                     return Ok(PollOutcome::Backoff(reason, d));
                 }
                 CartOutcome::Conflict { retry_after } => {
-                    let (reason, d) = backoff::wait_for(409, retry_after, &mut self.backoff);
+                    let (reason, d) =
+                        backoff::wait_for(409, retry_after, &mut self.ladders, &mut self.rng);
                     return Ok(PollOutcome::Backoff(reason, d));
                 }
                 CartOutcome::SessionLost { location } => {
@@ -542,7 +572,7 @@ impl Race {
                         });
                         self.done.insert(listing.form_action.clone());
                     } else {
-                        let d = self.backoff.next_delay();
+                        let d = self.ladders.trouble(&mut self.rng);
                         return Ok(PollOutcome::Backoff(WaitReason::ServerError, d));
                     }
                 }
@@ -616,6 +646,14 @@ impl Race {
             listing: listing.clone(),
             outcome: attempt.outcome.clone(),
             latency: attempt.post_latency,
+        });
+    }
+
+    /// Server or network trouble that is being retried: one line that says
+    /// what went wrong and when the next try is.
+    fn trouble(&self, what: String, retry_in: Duration) {
+        self.events.send(RaceEvent::Problem {
+            message: format!("{what}; retrying in {:.1} s", retry_in.as_secs_f64()),
         });
     }
 

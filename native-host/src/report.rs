@@ -132,17 +132,19 @@ fn log_wait(reason: WaitReason, s: f64) {
             backoff_s = s,
             "shop asked us to wait (Retry-After): {s:.1} s"
         ),
-        WaitReason::ServerError => warn!(
+        // The race already said what went wrong and when it retries (one
+        // `problem` line); the wait itself is detail.
+        WaitReason::ServerError => debug!(
             race_event = "waiting",
             reason = reason_name,
             backoff_s = s,
-            "shop trouble: backing off {s:.0} s"
+            "shop trouble: backing off {s:.1} s"
         ),
-        WaitReason::Network => warn!(
+        WaitReason::Network => debug!(
             race_event = "waiting",
             reason = reason_name,
             backoff_s = s,
-            "network trouble: retrying in {s:.0} s"
+            "network trouble: retrying in {s:.1} s"
         ),
     }
 }
@@ -399,5 +401,28 @@ mod tests {
         );
         assert_eq!(records[4]["fields"]["bytes"], 3);
         assert_eq!(records[6]["fields"]["cause"], "connection refused");
+    }
+
+    #[test]
+    fn trouble_is_one_warning_the_wait_is_detail() {
+        let records = json_records(&[
+            RaceEvent::Problem {
+                message: "marketplace answered HTTP 502; retrying in 4.1 s".into(),
+            },
+            RaceEvent::Waiting {
+                reason: WaitReason::ServerError,
+                duration: Duration::from_millis(4_100),
+            },
+            RaceEvent::Waiting {
+                reason: WaitReason::Network,
+                duration: Duration::from_secs(2),
+            },
+        ]);
+        let levels: Vec<&str> = records
+            .iter()
+            .map(|r| r["level"].as_str().unwrap())
+            .collect();
+        assert_eq!(levels, ["WARN", "DEBUG", "DEBUG"]);
+        assert_eq!(records[1]["fields"]["backoff_s"], 4.1);
     }
 }

@@ -13,8 +13,15 @@
 //! Page visits ([`Session::get_page`], [`Session::get_following`]) carry the
 //! HTTP mechanics the race should not have to think about: one transparent
 //! retry when a kept-alive connection turns out to be dead, reading
-//! `Retry-After`, following same-origin redirects when asked. What a status
-//! or a redirect *means* stays with the race.
+//! `Retry-After`, following same-origin redirects when asked (and saying so
+//! when they loop), reading the body with a size cap. What a status or a
+//! redirect *means* stays with the race.
+//!
+//! Bodies are read chunk by chunk and abandoned past [`MAX_BODY`] (5 MiB; a
+//! marketplace page is ~200 KB): a broken proxy streaming garbage must not
+//! eat the memory of the machine that holds a won cart. They are decoded as
+//! UTF-8 lossily, so a stray invalid byte in a footer does not hide the
+//! listings above it. gzip and brotli are accepted as a browser does.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -29,6 +36,26 @@ use crate::cookies::Jar;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest body we read (decoded). Larger ones are refused unread.
+pub const MAX_BODY: usize = 5 * 1024 * 1024;
+
+/// How long a request may take. The defaults are [`CONNECT_TIMEOUT`] (TCP +
+/// TLS) and [`TOTAL_TIMEOUT`] (the whole request, body included); tests use
+/// short ones to prove the mechanism without waiting ten seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: CONNECT_TIMEOUT,
+            total: TOTAL_TIMEOUT,
+        }
+    }
+}
 pub const KEEP_ALIVE: Duration = Duration::from_secs(60);
 pub const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
 
@@ -45,20 +72,42 @@ pub enum SessionError {
 
 /// A page visit that got no usable answer, after the one retry.
 ///
-/// The message carries the whole cause chain ("error sending request: …:
-/// connection refused"), because it ends up as one line in a log or in the
-/// popup, where the interesting part is the innermost cause.
+/// Each variant reads as one log line that names the host and the innermost
+/// cause ("cannot connect to 127.0.0.1:8443: connection refused"), because
+/// it ends up in a log or in the popup, where that is the interesting part.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// The request timed out (not retried: the shop is slow, not gone).
-    #[error("{}", error_chain(.0))]
-    Timeout(#[source] reqwest::Error),
+    /// No connection: refused, reset, unreachable, TLS failed.
+    #[error("cannot connect to {addr}: {cause}")]
+    Connect {
+        addr: String,
+        cause: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The connection or the whole request took too long (not retried: the
+    /// shop is slow, not gone).
+    #[error("no answer from {addr} within {:.1} s ({what})", .after.as_secs_f64())]
+    Timeout {
+        addr: String,
+        /// `connect` or `response`.
+        what: &'static str,
+        after: Duration,
+        #[source]
+        source: reqwest::Error,
+    },
     /// The request could not be sent or no response came back.
     #[error("{}", error_chain(.0))]
     Send(#[source] reqwest::Error),
     /// The response started but its body broke off.
     #[error("{}", error_chain(.0))]
     Body(#[source] reqwest::Error),
+    /// The body is larger than [`MAX_BODY`]; the rest was not read.
+    #[error("{addr} sent a response larger than {} MiB; not read", .limit / (1024 * 1024))]
+    TooLarge { addr: String, limit: usize },
+    /// Same-origin redirects that do not end (a loop, most likely).
+    #[error("{url} redirects more than {hops} times (a loop?); not following")]
+    TooManyRedirects { url: Url, hops: usize },
 }
 
 /// A response with a body (any status that is not a redirect).
@@ -96,6 +145,7 @@ pub struct Session {
     client: Client,
     jar: Arc<Jar>,
     origin: String,
+    timeouts: Timeouts,
 }
 
 impl Session {
@@ -107,8 +157,8 @@ impl Session {
             .use_rustls_tls()
             .cookie_provider(Arc::new(JarStore(jar.clone())))
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(TOTAL_TIMEOUT)
+            .connect_timeout(cfg.timeouts.connect)
+            .timeout(cfg.timeouts.total)
             .pool_idle_timeout(KEEP_ALIVE)
             .tcp_keepalive(KEEP_ALIVE)
             .tcp_nodelay(true)
@@ -131,6 +181,7 @@ impl Session {
             client: builder.build()?,
             jar,
             origin: cfg.origin(),
+            timeouts: cfg.timeouts,
         })
     }
 
@@ -169,18 +220,20 @@ impl Session {
 
     /// GET `url` as a page visit, without following redirects. Retries once,
     /// at once, if the connection broke (a GOAWAY or a dropped keep-alive
-    /// connection is not news); a timeout is not retried.
+    /// connection is not news); a timeout or an oversized body is not
+    /// retried.
     pub async fn get_page(&self, url: &Url, referer: Option<&Url>) -> Result<Visit, FetchError> {
         let mut retried = false;
         loop {
             let started = Instant::now();
             let resp = match self.navigate(url, referer).send().await {
                 Ok(r) => r,
-                Err(e) if e.is_timeout() => return Err(FetchError::Timeout(e)),
+                Err(e) if e.is_timeout() => return Err(self.timeout(url, e)),
                 Err(_) if !retried => {
                     retried = true;
                     continue;
                 }
+                Err(e) if e.is_connect() => return Err(connect_error(url, e)),
                 Err(e) => return Err(FetchError::Send(e)),
             };
             let status = resp.status();
@@ -198,7 +251,7 @@ impl Session {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
             let final_url = resp.url().clone();
-            match resp.text().await {
+            match read_capped(resp, MAX_BODY).await {
                 Ok(body) => {
                     return Ok(Visit::Page(Page {
                         url: final_url,
@@ -208,16 +261,25 @@ impl Session {
                         retry_after,
                     }))
                 }
-                Err(_) if !retried => retried = true,
-                Err(e) => return Err(FetchError::Body(e)),
+                Err(BodyError::TooLarge) => {
+                    return Err(FetchError::TooLarge {
+                        addr: addr(url),
+                        limit: MAX_BODY,
+                    })
+                }
+                Err(BodyError::Read(e)) if e.is_timeout() => return Err(self.timeout(url, e)),
+                Err(BodyError::Read(_)) if !retried => retried = true,
+                Err(BodyError::Read(e)) => return Err(FetchError::Body(e)),
             }
         }
     }
 
     /// [`get_page`](Self::get_page), following up to `max_hops` redirects
     /// that stay on the same origin (each hop sent without a Referer, as a
-    /// browser's redirect of a typed URL would be). A redirect elsewhere, or
-    /// one hop too many, is returned as it is.
+    /// browser's redirect of a typed URL would be). A redirect elsewhere is
+    /// returned as it is, never followed: our cookies stay on this origin.
+    /// A same-origin redirect still pending after `max_hops` is
+    /// [`FetchError::TooManyRedirects`].
     pub async fn get_following(
         &self,
         url: &Url,
@@ -226,18 +288,40 @@ impl Session {
     ) -> Result<Visit, FetchError> {
         let mut visit = self.get_page(url, referer).await?;
         let mut at = url.clone();
-        for _ in 0..max_hops {
-            match visit {
-                Visit::Redirect(Redirect {
-                    location: Some(next),
-                }) if next.origin() == at.origin() => {
-                    visit = self.get_page(&next, None).await?;
-                    at = next;
-                }
-                _ => break,
+        let mut hops = 0;
+        while let Visit::Redirect(Redirect {
+            location: Some(next),
+        }) = &visit
+        {
+            if next.origin() != at.origin() {
+                break;
             }
+            if hops == max_hops {
+                return Err(FetchError::TooManyRedirects {
+                    url: url.clone(),
+                    hops: max_hops,
+                });
+            }
+            hops += 1;
+            let next = next.clone();
+            visit = self.get_page(&next, None).await?;
+            at = next;
         }
         Ok(visit)
+    }
+
+    fn timeout(&self, url: &Url, source: reqwest::Error) -> FetchError {
+        let (what, after) = if source.is_connect() {
+            ("connect", self.timeouts.connect)
+        } else {
+            ("response", self.timeouts.total)
+        };
+        FetchError::Timeout {
+            addr: addr(url),
+            what,
+            after,
+            source,
+        }
     }
 
     /// A form submission from `page` (what pressing "Buy" sends).
@@ -292,6 +376,67 @@ fn browser_headers() -> HeaderMap {
     put("sec-ch-ua-mobile", "?0");
     put("sec-ch-ua-platform", "\"Linux\"");
     h
+}
+
+/// Why a body was not read.
+enum BodyError {
+    TooLarge,
+    Read(reqwest::Error),
+}
+
+/// The body, at most `limit` bytes, decoded lossily as UTF-8. A declared
+/// length over the limit is refused before reading a byte; an undeclared
+/// one (chunked, compressed) is abandoned as soon as it passes the limit.
+async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<String, BodyError> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut buf = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Read)? {
+        if buf.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(match String::from_utf8(buf) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+/// `host:port` of `url`, for messages.
+fn addr(url: &Url) -> String {
+    match (url.host_str(), url.port_or_known_default()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        _ => url.to_string(),
+    }
+}
+
+/// A connect failure named by its innermost cause.
+fn connect_error(url: &Url, source: reqwest::Error) -> FetchError {
+    let mut cause = None;
+    let mut src: Option<&dyn std::error::Error> = Some(&source);
+    while let Some(e) = src {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            cause = Some(match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+                std::io::ErrorKind::ConnectionReset => "connection reset".to_owned(),
+                std::io::ErrorKind::ConnectionAborted => "connection aborted".to_owned(),
+                _ => io.to_string(),
+            });
+        }
+        src = e.source();
+    }
+    let cause = cause.unwrap_or_else(|| {
+        let chain = error_chain(&source);
+        chain.rsplit(": ").next().unwrap_or(&chain).to_owned()
+    });
+    FetchError::Connect {
+        addr: addr(url),
+        cause,
+        source,
+    }
 }
 
 /// An error with its causes, e.g. "error sending request: connection refused".

@@ -199,6 +199,11 @@ async fn event_page(
         let mut m = sh.market();
         let served_before = m.event_gets;
         m.event_gets += 1;
+        if let Some(scripted) = sh.scenario.scripted_for_event(m.event_gets) {
+            drop(m);
+            return fault_response(&ctx, scripted)
+                .unwrap_or_else(|| scripted_response(&sh, scripted));
+        }
         let show = sh
             .scenario
             .marketplace_link
@@ -273,8 +278,13 @@ fn scripted_response(sh: &Shared, scripted: &Scripted) -> Response {
         Scripted::BusyPage
         | Scripted::AsyncTask { .. }
         | Scripted::CartExpired
-        | Scripted::RedirectOffsite(_)
-        | Scripted::RedirectLoop => busy_page(),
+        | Scripted::RedirectOffsite(_) => busy_page(),
+        // Faults that need the request are answered by `fault_response`;
+        // reaching here without one (a buy POST) is a bad gateway.
+        _ => html(
+            StatusCode::BAD_GATEWAY,
+            pages::proxy_error_page("502 Bad Gateway"),
+        ),
     }
 }
 
@@ -284,6 +294,97 @@ fn busy_page() -> Response {
         StatusCode::SERVICE_UNAVAILABLE,
         include_str!("templates/busy.html").to_owned(),
     )
+}
+
+/// The transport-level and odd-status faults (see [`Scripted`]): `None` for
+/// the ones `scripted_response` answers, or that transform the real page.
+fn fault_response(ctx: &Ctx, scripted: &Scripted) -> Option<Response> {
+    use axum::body::Body;
+    use futures_util::stream::{self, StreamExt};
+    type Chunk = Result<Vec<u8>, std::convert::Infallible>;
+    let ok_html = |body: Body| {
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+            .body(body)
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    };
+    Some(match scripted {
+        Scripted::Status {
+            status,
+            retry_after,
+        } => {
+            let code = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let line = format!(
+                "{} {}",
+                code.as_u16(),
+                code.canonical_reason().unwrap_or("")
+            );
+            let mut r = html(code, pages::proxy_error_page(&line));
+            if let Some(v) = retry_after
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+        Scripted::EmptyOk => ok_html(Body::empty()),
+        Scripted::Oversized { bytes } => {
+            const CHUNK: usize = 64 * 1024;
+            let n = bytes.div_ceil(CHUNK);
+            ok_html(Body::from_stream(stream::iter(
+                (0..n).map(|_| Chunk::Ok(vec![b' '; CHUNK])),
+            )))
+        }
+        Scripted::StallBody => ok_html(Body::from_stream(
+            stream::once(async { Chunk::Ok(b"<!DOCTYPE html><html><head>".to_vec()) })
+                .chain(stream::pending()),
+        )),
+        Scripted::RedirectTo(url) => found(url),
+        Scripted::RedirectLoop => found(&ctx.path_and_query),
+        _ => return None,
+    })
+}
+
+/// The real page, sent oddly: with invalid UTF-8 (a lone continuation
+/// byte, an overlong encoding, a truncated sequence) in a comment before
+/// the markup, or compressed as a proxy in front of pretix would.
+fn transformed_page(scripted: &Scripted, body: String) -> Response {
+    use std::io::Write;
+    let mut bytes = body.into_bytes();
+    let mut encoding = None;
+    match scripted {
+        Scripted::InvalidUtf8 => {
+            let mut odd = b"<!-- \x80\xc0\xaf\xe2\x82 -->\n".to_vec();
+            odd.append(&mut bytes);
+            bytes = odd;
+        }
+        Scripted::Gzip => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            if gz.write_all(&bytes).is_ok() {
+                bytes = gz.finish().unwrap_or_default();
+            }
+            encoding = Some("gzip");
+        }
+        Scripted::Brotli => {
+            let mut br = brotli::CompressorWriter::new(Vec::new(), 4096, 5, 22);
+            if br.write_all(&bytes).is_ok() {
+                bytes = br.into_inner();
+            }
+            encoding = Some("br");
+        }
+        _ => {}
+    }
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8");
+    if let Some(e) = encoding {
+        builder = builder.header(header::CONTENT_ENCODING, e);
+    }
+    builder
+        .body(axum::body::Body::from(bytes))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 /// `GET /{org}/{event}/secondhand/`: the marketplace.
@@ -313,11 +414,13 @@ async fn marketplace(
     if sc.session_reset_at_poll == Some(n) {
         m.forget_all_sessions();
     }
-    if let Some(scripted) = sc.scripted_for_poll(n) {
+    let scripted = sc.scripted_for_poll(n);
+    if let Some(scripted) = scripted.filter(|s| !s.transforms_page()) {
         if *scripted == Scripted::ClearCookies {
             m.forget_all_sessions();
         }
-        return scripted_response(&sh, scripted);
+        drop(m);
+        return fault_response(&ctx, scripted).unwrap_or_else(|| scripted_response(&sh, scripted));
     }
     let visit = match m.session_state(ctx.cookie(SESSION)) {
         // pretix sends a visitor whose session expired back to the event
@@ -369,10 +472,11 @@ async fn marketplace(
     };
     let body = pages::marketplace_page(&sh.site, &ctx.path_and_query, &filter, &listings);
     let body = with_flash(&sh, ctx.cookie(SESSION), body);
-    with_cookies(
-        html(StatusCode::OK, body),
-        page_cookies(&ctx, &visit, !listings.is_empty()),
-    )
+    let response = match scripted {
+        Some(s) if s.transforms_page() => transformed_page(s, body),
+        _ => html(StatusCode::OK, body),
+    };
+    with_cookies(response, page_cookies(&ctx, &visit, !listings.is_empty()))
 }
 
 /// The item drop-down: the two products of the live event plus any other

@@ -19,8 +19,12 @@
 //!   A buy without a matching cookie, token, `Origin` and `Referer` is a 403.
 //! * **Races**: listings appear on a schedule, may be sniped by a competitor,
 //!   and two buyers of one listing are strictly ordered (`market.rs`).
-//! * **Trouble**: scripted 429/409/503 answers, session resets and rotated
-//!   CSRF secrets, all scripted by a [`Scenario`].
+//! * **Trouble**: scripted 429/409/5xx answers, empty, endless, oversized
+//!   and mis-encoded bodies, redirect loops and off-site redirects, session
+//!   resets and rotated CSRF secrets, all scripted by a [`Scenario`]; TLS
+//!   handshakes that never complete (`Scenario::stalled_handshakes`), and a
+//!   front that restarts ([`SimServer::pause_accepting`]: connections are
+//!   refused until [`SimServer::resume_accepting`] binds the same port).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -46,7 +50,8 @@ mod tls;
 mod tests;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -74,6 +79,21 @@ pub struct SimServer {
     cert_pem: String,
     shared: Arc<app::Shared>,
     cancel: CancellationToken,
+    front: Front,
+    /// The running accept loop (`None` while paused) and its own token.
+    accepting: Mutex<Option<(CancellationToken, tokio::task::JoinHandle<()>)>>,
+}
+
+/// What the accept loop needs; cloned into each (re)started loop.
+#[derive(Clone)]
+struct Front {
+    acceptor: TlsAcceptor,
+    app: axum::Router,
+    drops: tokio::sync::watch::Sender<u64>,
+    /// This many first connections never get a TLS answer.
+    stalled_handshakes: u64,
+    /// Connections accepted so far, across restarts.
+    accepted: Arc<AtomicU64>,
 }
 
 impl SimServer {
@@ -85,20 +105,57 @@ impl SimServer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(app::Shared::new(scenario, addr.port()));
         let cancel = CancellationToken::new();
-        tokio::spawn(accept_loop(
-            listener,
-            TlsAcceptor::from(identity.config),
-            app::router(shared.clone()),
-            shared.drops.clone(),
-            cancel.clone(),
-        ));
-        tracing::info!(url = %shared.site.event_url(), "sim: marketplace simulator listening");
-        Ok(SimServer {
+        let front = Front {
+            acceptor: TlsAcceptor::from(identity.config),
+            app: app::router(shared.clone()),
+            drops: shared.drops.clone(),
+            stalled_handshakes: shared.scenario.stalled_handshakes,
+            accepted: Arc::new(AtomicU64::new(0)),
+        };
+        let server = SimServer {
             addr,
             cert_pem: identity.cert_pem,
             shared,
             cancel,
-        })
+            front,
+            accepting: Mutex::new(None),
+        };
+        server.spawn_accept_loop(listener);
+        tracing::info!(url = %server.shared.site.event_url(), "sim: marketplace simulator listening");
+        Ok(server)
+    }
+
+    fn spawn_accept_loop(&self, listener: TcpListener) {
+        let token = self.cancel.child_token();
+        let task = tokio::spawn(accept_loop(listener, self.front.clone(), token.clone()));
+        let mut accepting = self.accepting.lock().unwrap_or_else(|e| e.into_inner());
+        *accepting = Some((token, task));
+    }
+
+    /// The TLS front goes down, as in a restart: the listening socket is
+    /// closed (new connections are refused) and every open connection is
+    /// dropped. Returns once the port is closed.
+    pub async fn pause_accepting(&self) {
+        let running = self
+            .accepting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((token, task)) = running {
+            token.cancel();
+            let _ = task.await;
+        }
+        self.shared.drops.send_modify(|g| *g += 1);
+        tracing::info!("sim: front paused, connections refused");
+    }
+
+    /// The front is back: listen on the same port again (and, since the
+    /// certificate is the same, clients simply reconnect).
+    pub async fn resume_accepting(&self) -> std::io::Result<()> {
+        let listener = TcpListener::bind(self.addr).await?;
+        self.spawn_accept_loop(listener);
+        tracing::info!("sim: front resumed");
+        Ok(())
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -167,13 +224,7 @@ impl Drop for SimServer {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    app: axum::Router,
-    drops: tokio::sync::watch::Sender<u64>,
-    cancel: CancellationToken,
-) {
+async fn accept_loop(listener: TcpListener, front: Front, cancel: CancellationToken) {
     loop {
         let accepted = tokio::select! {
             // `biased`: once shut down, never accept another connection.
@@ -183,11 +234,21 @@ async fn accept_loop(
         };
         match accepted {
             Ok((tcp, _peer)) => {
+                let n = front.accepted.fetch_add(1, Ordering::SeqCst);
+                if n < front.stalled_handshakes {
+                    // Hold the socket open and say nothing until shutdown.
+                    let cancel = cancel.clone();
+                    tokio::spawn(async move {
+                        cancel.cancelled().await;
+                        drop(tcp);
+                    });
+                    continue;
+                }
                 tokio::spawn(serve_connection(
                     tcp,
-                    acceptor.clone(),
-                    app.clone(),
-                    drops.subscribe(),
+                    front.acceptor.clone(),
+                    front.app.clone(),
+                    front.drops.subscribe(),
                     cancel.clone(),
                 ));
             }

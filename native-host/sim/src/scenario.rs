@@ -171,9 +171,44 @@ pub enum Scripted {
     /// Buy POST only: 302 to this absolute URL on another host. Nothing is
     /// reserved.
     RedirectOffsite(String),
-    /// Buy POST only: the ticket is reserved, but the answer is a 302 to a
-    /// URL under `/secondhand/` that redirects to itself forever.
+    /// Any status with the proxy's error page and, if given, a verbatim
+    /// `Retry-After` (500, 502 from a restarting app server, a 503 "too
+    /// busy" with a queue hint, a 429 with an absurd wait...).
+    Status {
+        status: u16,
+        retry_after: Option<String>,
+    },
+    /// 200 with no body at all (a proxy that lost its upstream mid-answer).
+    EmptyOk,
+    /// 200 with a body of this many bytes, streamed (no `Content-Length`),
+    /// as a proxy stuck in a loop would send.
+    Oversized { bytes: usize },
+    /// 200, headers and the first bytes of the page, then nothing: the body
+    /// never ends.
+    StallBody,
+    /// The real page (listings and all) with invalid UTF-8 bytes in an
+    /// HTML comment before it.
+    InvalidUtf8,
+    /// The real page, gzip-compressed (`Content-Encoding: gzip`).
+    Gzip,
+    /// The real page, brotli-compressed (`Content-Encoding: br`).
+    Brotli,
+    /// 302 to this absolute URL (another host: our cookies must not follow).
+    RedirectTo(String),
+    /// On a GET: 302 to the very URL requested, a redirect loop. On a buy
+    /// POST: the ticket is reserved, but the answer is a 302 to a URL under
+    /// `/secondhand/` that redirects to itself forever.
     RedirectLoop,
+}
+
+impl Scripted {
+    /// Does this change how the real page is sent, rather than replace it?
+    pub(crate) fn transforms_page(&self) -> bool {
+        matches!(
+            self,
+            Scripted::InvalidUtf8 | Scripted::Gzip | Scripted::Brotli
+        )
+    }
 }
 
 /// How a scripted asynchronous buy task ends.
@@ -226,6 +261,12 @@ pub struct Scenario {
     pub http2: bool,
     /// The one language every page is rendered in (English by default).
     pub language: Lang,
+    /// `(n, response)`: the n-th event-page GET (1-based, all sessions) gets
+    /// `response` instead of the page (redirect loops, off-site redirects).
+    pub event_script: Vec<(u64, Scripted)>,
+    /// The first N TCP connections are accepted but never get a TLS answer,
+    /// as a shop whose TLS front hangs: the client's connect timeout fires.
+    pub stalled_handshakes: u64,
 }
 
 impl Scenario {
@@ -247,6 +288,8 @@ impl Scenario {
             buy_script: Vec::new(),
             http2: true,
             language: Lang::En,
+            event_script: Vec::new(),
+            stalled_handshakes: 0,
         }
     }
 
@@ -276,6 +319,14 @@ impl Scenario {
     /// The scripted response for the n-th buy POST, if any.
     pub(crate) fn scripted_for_buy(&self, n: u64) -> Option<&Scripted> {
         self.buy_script
+            .iter()
+            .find(|(at, _)| *at == n)
+            .map(|(_, s)| s)
+    }
+
+    /// The scripted response for the n-th event-page GET, if any.
+    pub(crate) fn scripted_for_event(&self, n: u64) -> Option<&Scripted> {
+        self.event_script
             .iter()
             .find(|(at, _)| *at == n)
             .map(|(_, s)| s)
