@@ -484,4 +484,63 @@ mod tests {
             Ok(ToHost::Stop)
         );
     }
+
+    /// A cookie as large as browsers allow (4 KiB for name and value).
+    fn big_cookie(name: &str) -> Cookie {
+        Cookie {
+            name: name.into(),
+            value: "x".repeat(4096 - name.len()),
+            domain: "tickets.example.com".into(),
+            host_only: true,
+            path: "/".into(),
+            secure: true,
+            http_only: true,
+            same_site: None,
+            partitioned: true,
+            expires: Some(1_800_000_000),
+        }
+    }
+
+    #[test]
+    fn a_handoff_of_maximal_cookies_fits_in_one_host_message() {
+        let cookies: Vec<Cookie> = [
+            "__QXSESSION",
+            "__Host-pretix_csrftoken",
+            "__Host-pretix_session",
+        ]
+        .into_iter()
+        .map(big_cookie)
+        .collect();
+        let msg = FromHost::Handoff(Handoff {
+            checkout_url: format!("https://tickets.example.com/{}/checkout/", "o/e"),
+            cookie_script: crate::script::cookie_store_script(&cookies),
+            cookies,
+            ticket: "Ticket – Type A".into(),
+            price: "€ 95.00".into(),
+            expires_at: None,
+        });
+        let len = encode(&msg).len();
+        assert!(len > 3 * 4096, "the cookies are all in it: {len}");
+        assert!(len <= MAX_HOST_MESSAGE, "{len}");
+    }
+
+    #[test]
+    fn a_start_with_a_long_shop_url_fits_in_one_browser_message() {
+        // 8 KiB is the longest request line common servers accept.
+        let msg = ToHost::Start(StartRequest {
+            url: format!("https://tickets.example.com/{}", "a".repeat(8 * 1024)),
+            event: "organizer/event".into(),
+            interval_secs: 1.0,
+            filters: Filters {
+                item: Some("965".into()),
+                sort: Some(SortOrder::PriceAsc),
+                max_price: Some(100.0),
+                ticket_type: Some("t".repeat(256)),
+            },
+            dry_run: true,
+            poll_inactive_marketplace_secs: Some(30.0),
+        });
+        let len = encode(&msg).len();
+        assert!(len > 8 * 1024 && len <= MAX_BROWSER_MESSAGE, "{len}");
+    }
 }
