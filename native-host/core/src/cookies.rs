@@ -501,7 +501,7 @@ mod tests {
         assert!(jar.snapshot().is_empty(), "{:?}", jar.snapshot());
         // Leading dot and case are forgiven; an empty Domain means host-only.
         jar.store("a=1; Domain=.EXAMPLE.com", &url("https://www.example.com/"));
-        jar.store("b=1; Domain=", &url("https://www.example.com/"));
+        jar.store("b=1; Domain=.", &url("https://www.example.com/")); // `Domain=` after its dot
         jar.store("c=1; Domain=127.0.0.1", &url("http://127.0.0.1/"));
         let all = jar.snapshot();
         assert_eq!(all.len(), 3);
