@@ -179,4 +179,99 @@ mod tests {
         assert_eq!(origin_of("https://h").as_deref(), Some("https://h"));
         assert_eq!(origin_of("no scheme"), None);
     }
+
+    #[test]
+    fn pair_is_name_equals_value() {
+        let mut c = cookie("__QXSESSION", false);
+        c.value = "a b=c".into();
+        assert_eq!(c.pair(), "__QXSESSION=a b=c");
+    }
+
+    #[test]
+    fn only_the_exact_host_prefix_counts() {
+        assert!(cookie("__Host-x", true).is_host_prefixed());
+        for name in [
+            "__host-x",
+            "__Secure-x",
+            "x__Host-",
+            "_Host-x",
+            "__QXSESSION",
+        ] {
+            assert!(!cookie(name, true).is_host_prefixed(), "{name}");
+        }
+    }
+
+    #[test]
+    fn same_site_goes_by_chromes_names() {
+        let names: Vec<Option<String>> = [
+            Some(SameSite::Strict),
+            Some(SameSite::Lax),
+            Some(SameSite::None),
+            None,
+        ]
+        .into_iter()
+        .map(|s| {
+            let mut c = cookie("a", true);
+            c.same_site = s;
+            c.to_chrome_set("https://h").same_site
+        })
+        .collect();
+        assert_eq!(
+            names,
+            [
+                Some("strict".to_string()),
+                Some("lax".to_string()),
+                Some("no_restriction".to_string()),
+                Some("unspecified".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn ordinary_cookie_keeps_its_flags_and_session_lifetime() {
+        let mut c = cookie("plain", true);
+        c.secure = false;
+        c.http_only = false;
+        c.expires = None;
+        let set = c.to_chrome_set("http://127.0.0.1:8443");
+        assert!(!set.secure, "a plain cookie is not made Secure");
+        assert!(!set.http_only);
+        assert_eq!(set.expiration_date, None);
+        assert_eq!(set.url, "http://127.0.0.1:8443/");
+        let json = serde_json::to_value(&set).unwrap();
+        assert!(json.get("expirationDate").is_none(), "{json}");
+        // A Secure ordinary cookie stays Secure.
+        assert!(cookie("plain", true).to_chrome_set("https://h").secure);
+    }
+
+    #[test]
+    fn same_site_record_uses_lowercase_wire_names() {
+        for (s, wire) in [
+            (SameSite::Strict, "strict"),
+            (SameSite::Lax, "lax"),
+            (SameSite::None, "none"),
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), wire);
+            assert_eq!(serde_json::from_value::<SameSite>(wire.into()).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn origin_drops_userinfo_query_and_fragment() {
+        assert_eq!(
+            origin_of("https://user:pw@h.example:8443/x").as_deref(),
+            Some("https://h.example:8443")
+        );
+        assert_eq!(
+            origin_of("HTTPS://h.example?x=1").as_deref(),
+            Some("https://h.example")
+        );
+        assert_eq!(
+            origin_of("https://h.example#top").as_deref(),
+            Some("https://h.example")
+        );
+        assert_eq!(origin_of("://h.example/"), None, "no scheme");
+        assert_eq!(origin_of("https:///path"), None, "no host");
+        assert_eq!(origin_of("https://"), None);
+    }
 }

@@ -298,4 +298,249 @@ mod tests {
             Err(DecodeError::Malformed(_))
         ));
     }
+
+    /// Every sort order; the `match` makes adding a variant fail to compile
+    /// here until the tests below know about it.
+    fn all_sort_orders() -> [SortOrder; 4] {
+        let all = [
+            SortOrder::PriceAsc,
+            SortOrder::PriceDesc,
+            SortOrder::Newest,
+            SortOrder::Oldest,
+        ];
+        for s in all {
+            match s {
+                SortOrder::PriceAsc
+                | SortOrder::PriceDesc
+                | SortOrder::Newest
+                | SortOrder::Oldest => {}
+            }
+        }
+        all
+    }
+
+    /// The `<option value=…>`s of the marketplace's `<select name="sort">`
+    /// in a captured pretix page.
+    fn shop_sort_values() -> Vec<String> {
+        let page = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../sample-responses/sample_no-tickets_http200.html"
+        ))
+        .expect("sample page");
+        let start = page.find(r#"<select name="sort""#).expect("sort select");
+        let select = &page[start..];
+        let select = &select[..select.find("</select>").expect("closed select")];
+        select
+            .split(r#"value=""#)
+            .skip(1)
+            .map(|rest| rest[..rest.find('"').expect("closed value")].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn sort_params_are_the_shops_own_option_values() {
+        let ours: Vec<&str> = all_sort_orders().iter().map(|s| s.as_param()).collect();
+        assert_eq!(ours, shop_sort_values());
+    }
+
+    #[test]
+    fn sort_wire_names_equal_the_shop_params_both_ways() {
+        for s in all_sort_orders() {
+            let json = serde_json::to_value(s).unwrap();
+            assert_eq!(json, s.as_param(), "{s:?}");
+            let back: SortOrder = serde_json::from_value(json).unwrap();
+            assert_eq!(back, s);
+        }
+        assert!(serde_json::from_str::<SortOrder>(r#""PriceAsc""#).is_err());
+    }
+
+    #[test]
+    fn filters_omit_what_is_unset_and_read_back_what_is_set() {
+        assert_eq!(encode(&Filters::default()), br#"{"v":1}"#.to_vec());
+        let f = Filters {
+            item: Some("965".into()),
+            sort: Some(SortOrder::Newest),
+            max_price: Some(120.5),
+            ticket_type: Some("VIP".into()),
+        };
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"item": "965", "sort": "newest", "max_price": 120.5, "ticket_type": "VIP"})
+        );
+        assert_eq!(serde_json::from_value::<Filters>(json).unwrap(), f);
+        assert_eq!(
+            serde_json::from_str::<Filters>("{}").unwrap(),
+            Filters::default()
+        );
+    }
+
+    #[test]
+    fn envelope_new_carries_the_current_version() {
+        let e = Envelope::new(ToHost::Hello);
+        assert_eq!(e.v, PROTOCOL_VERSION);
+        assert_eq!(e.msg, ToHost::Hello);
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"v": PROTOCOL_VERSION, "type": "hello"})
+        );
+        assert_eq!(encode(&ToHost::Hello), serde_json::to_vec(&e).unwrap());
+    }
+
+    #[test]
+    fn every_host_message_round_trips() {
+        let msgs = [
+            FromHost::Hello {
+                host_version: "1.2.3".into(),
+            },
+            FromHost::Status(Status {
+                state: RaceState::WaitingForMarketplace,
+                polls: 7,
+                last_poll_ms: Some(120),
+                listings_seen: 2,
+                backoff_until: Some(1_766_660_000_000),
+                last_error: Some("503".into()),
+            }),
+            FromHost::Handoff(Handoff {
+                checkout_url: "https://h/o/e/checkout/questions/".into(),
+                cookies: vec![],
+                ticket: "Type A".into(),
+                price: "€ 95.00".into(),
+                expires_at: Some("2025-12-25 17:10:12+0100".into()),
+                cookie_script: "(async () => { location.reload(); })()".into(),
+            }),
+            FromHost::Log {
+                level: LogLevel::Warn,
+                message: "m".into(),
+            },
+            FromHost::Error {
+                message: "e".into(),
+            },
+        ];
+        let tags = ["hello", "status", "handoff", "log", "error"];
+        for (msg, tag) in msgs.iter().zip(tags) {
+            let bytes = encode(msg);
+            let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(json["type"], tag);
+            assert_eq!(decode::<FromHost>(&bytes).unwrap(), *msg);
+        }
+        let status: serde_json::Value = serde_json::from_slice(&encode(&msgs[1])).unwrap();
+        assert_eq!(status["state"], "waiting_for_marketplace");
+        let log: serde_json::Value = serde_json::from_slice(&encode(&msgs[3])).unwrap();
+        assert_eq!(log["level"], "warn");
+    }
+
+    #[test]
+    fn every_extension_message_round_trips() {
+        let msgs = [
+            ToHost::Hello,
+            ToHost::Stop,
+            ToHost::TestHandoff { url: None },
+            ToHost::TestHandoff {
+                url: Some("https://h".into()),
+            },
+            ToHost::HandoffResult(HandoffResult {
+                ok: false,
+                error: Some("refused".into()),
+            }),
+        ];
+        for msg in msgs {
+            assert_eq!(decode::<ToHost>(&encode(&msg)).unwrap(), msg);
+        }
+        assert_eq!(
+            encode(&ToHost::TestHandoff { url: None }),
+            br#"{"v":1,"type":"test_handoff"}"#.to_vec()
+        );
+        // Optional fields may be left out by the extension.
+        let start: ToHost =
+            decode(br#"{"v":1,"type":"start","url":"https://h","event":"e","interval_secs":1}"#)
+                .unwrap();
+        let ToHost::Start(req) = start else {
+            panic!("not a start: {start:?}")
+        };
+        assert_eq!(req.filters, Filters::default());
+        assert!(!req.dry_run);
+        assert_eq!(req.poll_inactive_marketplace_secs, None);
+    }
+
+    #[test]
+    fn version_is_checked_before_the_body() {
+        // A body this side cannot read, from another version: a mismatch.
+        assert_eq!(
+            decode::<ToHost>(br#"{"v":2,"type":"launch_missiles"}"#),
+            Err(DecodeError::VersionMismatch { got: 2 })
+        );
+        assert_eq!(
+            decode::<ToHost>(br#"{"v":0,"type":"stop"}"#),
+            Err(DecodeError::VersionMismatch { got: 0 })
+        );
+        assert!(matches!(
+            decode::<ToHost>(br#"{"v":"1","type":"stop"}"#),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert_eq!(
+            decode::<ToHost>(br#"{"v":1,"type":"stop"}"#),
+            Ok(ToHost::Stop)
+        );
+    }
+
+    /// A cookie as large as browsers allow (4 KiB for name and value).
+    fn big_cookie(name: &str) -> Cookie {
+        Cookie {
+            name: name.into(),
+            value: "x".repeat(4096 - name.len()),
+            domain: "tickets.example.com".into(),
+            host_only: true,
+            path: "/".into(),
+            secure: true,
+            http_only: true,
+            same_site: None,
+            partitioned: true,
+            expires: Some(1_800_000_000),
+        }
+    }
+
+    #[test]
+    fn a_handoff_of_maximal_cookies_fits_in_one_host_message() {
+        let cookies: Vec<Cookie> = [
+            "__QXSESSION",
+            "__Host-pretix_csrftoken",
+            "__Host-pretix_session",
+        ]
+        .into_iter()
+        .map(big_cookie)
+        .collect();
+        let msg = FromHost::Handoff(Handoff {
+            checkout_url: format!("https://tickets.example.com/{}/checkout/", "o/e"),
+            cookie_script: crate::script::cookie_store_script(&cookies),
+            cookies,
+            ticket: "Ticket – Type A".into(),
+            price: "€ 95.00".into(),
+            expires_at: None,
+        });
+        let len = encode(&msg).len();
+        assert!(len > 3 * 4096, "the cookies are all in it: {len}");
+        assert!(len <= MAX_HOST_MESSAGE, "{len}");
+    }
+
+    #[test]
+    fn a_start_with_a_long_shop_url_fits_in_one_browser_message() {
+        // 8 KiB is the longest request line common servers accept.
+        let msg = ToHost::Start(StartRequest {
+            url: format!("https://tickets.example.com/{}", "a".repeat(8 * 1024)),
+            event: "organizer/event".into(),
+            interval_secs: 1.0,
+            filters: Filters {
+                item: Some("965".into()),
+                sort: Some(SortOrder::PriceAsc),
+                max_price: Some(100.0),
+                ticket_type: Some("t".repeat(256)),
+            },
+            dry_run: true,
+            poll_inactive_marketplace_secs: Some(30.0),
+        });
+        let len = encode(&msg).len();
+        assert!(len > 8 * 1024 && len <= MAX_BROWSER_MESSAGE, "{len}");
+    }
 }

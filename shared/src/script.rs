@@ -64,4 +64,19 @@ mod tests {
         let s = cookie_store_script(&[c("a", "x\"});alert(1);//\\")]);
         assert!(s.contains(r#"value: "x\"});alert(1);//\\""#), "{s}");
     }
+
+    #[test]
+    fn no_cookies_only_reloads() {
+        assert_eq!(
+            cookie_store_script(&[]),
+            "(async () => { location.reload(); })()"
+        );
+    }
+
+    #[test]
+    fn names_are_escaped_too_and_newlines_cannot_end_the_line() {
+        let s = cookie_store_script(&[c("n\"}\n", "v")]);
+        assert!(s.contains(r#"name: "n\"}\n""#), "{s}");
+        assert!(!s.contains('\n'), "one line: {s}");
+    }
 }

@@ -242,6 +242,52 @@ mod tests {
     }
 
     #[test]
+    fn failures_count_every_step_and_reset_to_zero() {
+        let mut b = Backoff::new();
+        assert_eq!(b.failures(), 0);
+        for n in 1..=7 {
+            b.next_delay();
+            assert_eq!(b.failures(), n, "counting goes on past the cap");
+        }
+        b.reset();
+        assert_eq!(b.failures(), 0);
+        let fresh = Backoff::default();
+        assert_eq!(fresh.failures(), 0);
+    }
+
+    #[test]
+    fn reset_mid_ladder_starts_from_the_bottom() {
+        let mut b = Backoff::new();
+        b.next_delay();
+        b.next_delay();
+        b.reset();
+        let got: Vec<u64> = (0..3).map(|_| b.next_delay().as_secs()).collect();
+        assert_eq!(got, [30, 60, 120]);
+    }
+
+    #[test]
+    fn a_clone_keeps_its_own_place_on_the_ladder() {
+        let mut a = Backoff::new();
+        a.next_delay();
+        let mut b = a.clone();
+        assert_eq!(b.next_delay().as_secs(), 60);
+        assert_eq!(a.next_delay().as_secs(), 60);
+    }
+
+    #[test]
+    fn jitter_scales_with_the_interval() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        assert_eq!(jittered(Duration::ZERO, &mut rng), Duration::ZERO);
+        for _ in 0..1000 {
+            let d = jittered(Duration::from_millis(500), &mut rng);
+            assert!(
+                (Duration::from_millis(400)..=Duration::from_millis(600)).contains(&d),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[test]
     fn jitter_stays_within_twenty_percent_and_uses_the_range() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let base = Duration::from_secs(15);
@@ -420,5 +466,22 @@ mod tests {
         let past = httpdate::fmt_http_date(now - Duration::from_secs(42));
         assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn retry_after_is_capped_at_an_hour_and_trimmed() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_766_660_000);
+        let hour = Some(Duration::from_secs(3600));
+        assert_eq!(parse_retry_after("3600", now), hour);
+        assert_eq!(parse_retry_after("3601", now), hour);
+        assert_eq!(parse_retry_after("86400", now), hour);
+        let far = httpdate::fmt_http_date(now + Duration::from_secs(7200));
+        assert_eq!(parse_retry_after(&far, now), hour);
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        let exact = httpdate::fmt_http_date(now);
+        assert_eq!(parse_retry_after(&exact, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+        assert_eq!(parse_retry_after("1.5", now), None);
     }
 }

@@ -47,25 +47,94 @@ mod tests {
         }
     }
 
+    fn max(m: f64) -> Filters {
+        Filters {
+            max_price: Some(m),
+            ..Filters::default()
+        }
+    }
+
+    fn ticket_type(t: &str) -> Filters {
+        Filters {
+            ticket_type: Some(t.into()),
+            ..Filters::default()
+        }
+    }
+
     #[test]
-    fn filters() {
+    fn no_filters_take_everything_even_without_a_price() {
         let none = Filters::default();
         assert!(wanted(&listing("Ticket – Type A", None), &none));
-        let max = Filters {
-            max_price: Some(200.0),
-            ..Filters::default()
-        };
-        assert!(wanted(&listing("x", Some(200.0)), &max));
-        assert!(!wanted(&listing("x", Some(200.01)), &max));
-        assert!(
-            !wanted(&listing("x", None), &max),
-            "unknown price is not under the maximum"
-        );
-        let ty = Filters {
-            ticket_type: Some("type b".into()),
-            ..Filters::default()
-        };
+        assert!(wanted(&listing("", Some(1e9)), &none));
+    }
+
+    #[test]
+    fn max_price_is_inclusive_and_exact() {
+        // At the maximum is wanted; a cent above is not; below is.
+        assert!(wanted(&listing("x", Some(200.0)), &max(200.0)));
+        assert!(wanted(&listing("x", Some(199.99)), &max(200.0)));
+        assert!(!wanted(&listing("x", Some(200.01)), &max(200.0)));
+        // The tolerance only absorbs float noise from adding up cents, e.g.
+        // 0.1 + 0.2 is 0.30000000000000004 and must still be "at most 0.3".
+        assert!(wanted(&listing("x", Some(0.1 + 0.2)), &max(0.3)));
+        assert!(!wanted(&listing("x", Some(0.31)), &max(0.3)));
+        // The tolerance is absolute, not scaled by the maximum.
+        assert!(!wanted(&listing("x", Some(0.001)), &max(0.0)));
+        assert!(wanted(&listing("x", Some(0.0)), &max(0.0)));
+    }
+
+    #[test]
+    fn unknown_price_is_not_under_the_maximum() {
+        assert!(!wanted(&listing("x", None), &max(200.0)));
+        assert!(!wanted(&listing("x", None), &max(f64::MAX)));
+    }
+
+    #[test]
+    fn ticket_type_is_a_case_insensitive_substring_ignoring_outer_spaces() {
+        let ty = ticket_type("type b");
         assert!(wanted(&listing("Ticket – Type B", Some(1.0)), &ty));
+        assert!(wanted(&listing("TYPE B", None), &ty));
         assert!(!wanted(&listing("Ticket – Type A", Some(1.0)), &ty));
+        assert!(wanted(
+            &listing("Ticket – Type B", None),
+            &ticket_type("  Type B\t")
+        ));
+        assert!(
+            !wanted(&listing("Type", None), &ty),
+            "needle longer than hay"
+        );
+        // Non-ASCII case folding: the shop writes umlauts in either case.
+        assert!(wanted(
+            &listing("ÜBERNACHTUNG", None),
+            &ticket_type("übernachtung")
+        ));
+    }
+
+    #[test]
+    fn both_filters_must_agree() {
+        let both = Filters {
+            max_price: Some(50.0),
+            ticket_type: Some("vip".into()),
+            ..Filters::default()
+        };
+        assert!(wanted(&listing("VIP", Some(50.0)), &both));
+        assert!(!wanted(&listing("VIP", Some(50.5)), &both), "too dear");
+        assert!(
+            !wanted(&listing("Standard", Some(10.0)), &both),
+            "wrong type"
+        );
+        assert!(!wanted(&listing("VIP", None), &both), "price unknown");
+    }
+
+    #[test]
+    fn shop_side_filters_do_not_reject_here() {
+        // `item` and `sort` are the shop's to apply: a listing that got
+        // through is not second-guessed by them.
+        let shop = Filters {
+            item: Some("965".into()),
+            sort: Some(pretix_race_shared::SortOrder::PriceDesc),
+            ..Filters::default()
+        };
+        assert!(wanted(&listing("anything", None), &shop));
     }
 }

@@ -123,4 +123,82 @@ mod tests {
             "https://h.example/o/e/secondhand/?x=1&item=965&sort=price_asc"
         );
     }
+
+    #[test]
+    fn poll_url_without_filters_leaves_the_link_alone() {
+        let q = Url::parse("https://h.example/o/e/secondhand/?sort=newest&item=1&x=1").unwrap();
+        assert_eq!(poll_url(&q, &Filters::default()), q);
+    }
+
+    #[test]
+    fn each_filter_replaces_only_its_own_parameter() {
+        let q = Url::parse("https://h.example/o/e/secondhand/?item=1&sort=newest&x=1").unwrap();
+        let item_only = Filters {
+            item: Some("965".into()),
+            ..Filters::default()
+        };
+        assert_eq!(
+            poll_url(&q, &item_only).as_str(),
+            "https://h.example/o/e/secondhand/?x=1&item=965"
+        );
+        let sort_only = Filters {
+            sort: Some(SortOrder::Oldest),
+            ..Filters::default()
+        };
+        assert_eq!(
+            poll_url(&q, &sort_only).as_str(),
+            "https://h.example/o/e/secondhand/?x=1&sort=oldest"
+        );
+        // Our own filters (price, type) never reach the shop.
+        let ours = Filters {
+            max_price: Some(10.0),
+            ticket_type: Some("vip".into()),
+            ..Filters::default()
+        };
+        assert_eq!(poll_url(&q, &ours), q);
+    }
+
+    #[test]
+    fn fragment_is_dropped_and_same_origin_means_scheme_host_and_port() {
+        let page = Url::parse("https://tickets.example.com/event/").unwrap();
+        let html = r##"<a href="secondhand/#top">Marketplace</a>"##;
+        assert_eq!(
+            marketplace_link(html, &page).unwrap().as_str(),
+            "https://tickets.example.com/event/secondhand/"
+        );
+        for foreign in [
+            "http://tickets.example.com/event/secondhand/",
+            "https://tickets.example.com:8443/event/secondhand/",
+            "https://sub.tickets.example.com/event/secondhand/",
+        ] {
+            let html = format!(r#"<a href="{foreign}">x</a>"#);
+            assert_eq!(marketplace_link(&html, &page), None, "{foreign}");
+        }
+        // A foreign link first does not hide our own one after it.
+        let html = r#"<a href="https://evil.example/event/secondhand/">x</a>
+                      <a href=" /event/secondhand/ ">y</a><a href="/other/">z</a>"#;
+        assert_eq!(
+            marketplace_link(html, &page).unwrap().as_str(),
+            "https://tickets.example.com/event/secondhand/"
+        );
+    }
+
+    #[test]
+    fn marketplace_is_a_secondhand_path_segment() {
+        for yes in [
+            "https://h/o/e/secondhand/",
+            "https://h/o/e/secondhand/?item=1",
+            "https://h/e/secondhand/x/",
+        ] {
+            assert!(is_marketplace(&Url::parse(yes).unwrap()), "{yes}");
+        }
+        for no in [
+            "https://h/o/e/",
+            "https://h/o/e/secondhand",
+            "https://h/o/e/mysecondhand/",
+            "https://h/o/e/?next=/secondhand/",
+        ] {
+            assert!(!is_marketplace(&Url::parse(no).unwrap()), "{no}");
+        }
+    }
 }
