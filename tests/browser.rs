@@ -11,6 +11,8 @@
 //! however the test ends.
 
 mod cdp;
+#[path = "common/process.rs"]
+mod process;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -42,21 +44,32 @@ fn chromium() -> PathBuf {
     p
 }
 
+/// A build on a busy machine may be slow, but not this slow.
+const BUILD_DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+/// Run a build step to its end; fail with its stderr if it fails.
+async fn build_step(cmd: &mut Command, what: &str) {
+    let out = process::output_within(cmd.current_dir(root()), BUILD_DEADLINE).await;
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Build the host binary and the extension, so the test never runs a stale one.
-fn build() -> (PathBuf, PathBuf) {
+async fn build() -> (PathBuf, PathBuf) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
-        .args(["build", "-p", "pretix-race"])
-        .current_dir(root())
-        .status()
-        .unwrap();
-    assert!(st.success(), "cargo build -p pretix-race failed");
-    let st = Command::new("bash")
-        .arg(root().join("scripts/build-extension.sh"))
-        .current_dir(root())
-        .status()
-        .unwrap();
-    assert!(st.success(), "scripts/build-extension.sh failed");
+    build_step(
+        Command::new(cargo).args(["build", "-p", "pretix-race"]),
+        "cargo build -p pretix-race",
+    )
+    .await;
+    build_step(
+        Command::new("bash").arg(root().join("scripts/build-extension.sh")),
+        "scripts/build-extension.sh",
+    )
+    .await;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"));
@@ -163,7 +176,7 @@ fn is_browser(r: &RecordedRequest) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn popup_start_wins_and_the_browser_tab_opens_checkout_with_the_session() {
     let started = Instant::now();
-    let (bin, dist) = build();
+    let (bin, dist) = build().await;
     let work = tempfile::tempdir().unwrap();
     let profile = work.path().join("profile");
     let tmp = work.path().join("tmp");
@@ -171,16 +184,16 @@ async fn popup_start_wins_and_the_browser_tab_opens_checkout_with_the_session() 
     std::fs::create_dir_all(&tmp).unwrap();
 
     // the host manifest in the test profile, by the real install script
-    let st = Command::new("bash")
-        .arg(root().join("install-scripts/install.sh"))
-        .arg("--binary")
-        .arg(&bin)
-        .arg("--profile-dir")
-        .arg(&profile)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    build_step(
+        Command::new("bash")
+            .arg(root().join("install-scripts/install.sh"))
+            .arg("--binary")
+            .arg(&bin)
+            .arg("--profile-dir")
+            .arg(&profile),
+        "install-scripts/install.sh",
+    )
+    .await;
 
     let shop = SimServer::start(Scenario {
         listings: vec![ScriptedListing {

@@ -46,7 +46,7 @@ fn scenario(buy: Scripted, ids: &[&str]) -> Scenario {
 /// instead of polling on), and so does a race past `MAX_POLLS` polls.
 async fn race(shop: &Shop, task_wait: TaskWait, stop_on_loss: bool) -> (Run, Vec<Duration>) {
     let waiter = Arc::new(RecordingWaiter::default());
-    let run = race_on(
+    let mut run = race_on(
         shop,
         task_wait,
         stop_on_loss,
@@ -54,7 +54,8 @@ async fn race(shop: &Shop, task_wait: TaskWait, stop_on_loss: bool) -> (Run, Vec
         CancellationToken::new(),
     )
     .await;
-    let waits = waiter.waits.lock().unwrap().clone();
+    run.waited = waiter.waits();
+    let waits = run.waited.clone();
     (run, waits)
 }
 
@@ -106,6 +107,8 @@ async fn race_on(
         end,
         events,
         session,
+        // filled in by the caller that owns a `RecordingWaiter`
+        waited: Vec::new(),
     }
 }
 

@@ -302,6 +302,7 @@ async fn rate_limits_back_off_30_60_120_240_300_and_reset() {
         run.backoff_secs(WaitReason::RateLimited),
         [30, 60, 120, 240, 300, 300, 30]
     );
+    run.assert_waited_as_announced();
 }
 
 #[tokio::test]
@@ -354,6 +355,7 @@ async fn server_errors_back_off_and_never_exit() {
             "{waits:?}"
         );
     }
+    run.assert_waited_as_announced();
 }
 
 #[tokio::test]
@@ -521,9 +523,11 @@ async fn poll_waits_are_jittered_within_twenty_percent() {
     .await;
     let run = race(&shop.cfg).await;
     assert!(run.won().verified);
-    let waits: Vec<Duration> = run.waits().into_iter().map(|(_, d)| d).collect();
+    // what the race really waited, not only what it announced
+    run.assert_waited_as_announced();
+    let waits = &run.waited;
     assert_eq!(waits.len(), 40);
-    for d in &waits {
+    for d in waits {
         assert!(
             *d >= Duration::from_millis(1600) && *d <= Duration::from_millis(2400),
             "{d:?}"

@@ -122,9 +122,10 @@ impl Waiter for ScriptedWaiter {
 async fn race_scripted(cfg: &Config, waiter: ScriptedWaiter) -> Run {
     let session = Session::new(cfg).expect("session");
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let waiter = Arc::new(waiter);
     let race = Race::new(cfg.clone(), session.clone())
         .events(Events::new(tx))
-        .waiter(Arc::new(waiter))
+        .waiter(waiter.clone())
         .seed(42);
     let handle = tokio::spawn(race.run());
     let mut events = Vec::new();
@@ -135,10 +136,12 @@ async fn race_scripted(cfg: &Config, waiter: ScriptedWaiter) -> Run {
         events.push(ev);
     }
     let end = handle.await.expect("race task did not panic");
+    let waited = waiter.waits.lock().unwrap().clone();
     Run {
         end,
         events,
         session,
+        waited,
     }
 }
 
@@ -158,6 +161,7 @@ async fn app_server_restart_502s_then_a_new_listing_is_bought_within_a_few_polls
     let run = race(&shop.cfg).await;
     assert!(run.won().verified);
     assert_bought_once(&shop);
+    run.assert_waited_as_announced();
     // Bought on the first poll after the restart, not 30 s later.
     assert_eq!(shop.sim.marketplace_polls(), 6);
     assert_no_rate_limit_steps(&run);

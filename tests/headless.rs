@@ -3,12 +3,14 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::body::Bytes;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::Router;
 use common::shop;
 use pretix_race::events::{Events, RaceEvent, WaitReason};
 use pretix_race::exit::{self, Exit};
@@ -17,33 +19,78 @@ use pretix_race::notify::Notify;
 use pretix_race::race::{Race, RaceEnd};
 use pretix_race::runner;
 use pretix_race::session::Session;
-use pretix_race_shared::script::cookie_store_script;
-use pretix_race_sim::{Scenario, ScriptedListing, Trigger};
+use pretix_race_sim::{Sale, Scenario, ScriptedListing, Trigger};
 use serde_json::Value;
 use tokio::sync::{mpsc, Notify as Signal};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-/// A webhook receiver on 127.0.0.1 that answers `fail_first` requests with
-/// 500 and records every JSON body.
-struct Receiver {
-    url: Url,
-    bodies: Arc<Mutex<Vec<Value>>>,
-    got: Arc<Signal>,
+/// One request the webhook receiver got, whatever its method or path.
+#[derive(Debug, Clone)]
+struct Hit {
+    method: String,
+    path: String,
+    content_type: Option<String>,
+    body: Value,
 }
 
-async fn receiver(fail_first: usize) -> Receiver {
-    let bodies = Arc::new(Mutex::new(Vec::new()));
+/// A webhook receiver on 127.0.0.1 that answers `fail_first` requests with
+/// 500 and records every request. Like a mock server should, it fails the
+/// test when dropped if it got fewer than `expected` requests: a webhook that
+/// was never sent must not pass as "nothing to check".
+struct Receiver {
+    url: Url,
+    hits: Arc<Mutex<Vec<Hit>>>,
+    got: Arc<Signal>,
+    expected: usize,
+}
+
+impl Receiver {
+    /// The JSON bodies, after checking every request was a JSON POST to
+    /// the webhook URL.
+    fn bodies(&self) -> Vec<Value> {
+        let hits = self.hits.lock().unwrap().clone();
+        for h in &hits {
+            assert_eq!(h.method, "POST", "{h:?}");
+            assert_eq!(h.path, self.url.path(), "{h:?}");
+            assert_eq!(h.content_type.as_deref(), Some("application/json"), "{h:?}");
+        }
+        hits.into_iter().map(|h| h.body).collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let n = self.hits.lock().map(|h| h.len()).unwrap_or(0);
+        if n < self.expected && !std::thread::panicking() {
+            panic!(
+                "webhook receiver expected {} request(s), got {n}",
+                self.expected
+            );
+        }
+    }
+}
+
+async fn receiver(fail_first: usize, expected: usize) -> Receiver {
+    let hits = Arc::new(Mutex::new(Vec::new()));
     let got = Arc::new(Signal::new());
-    let (b, g) = (bodies.clone(), got.clone());
-    let app = Router::new().route(
-        "/hook",
-        post(move |Json(v): Json<Value>| {
-            let (b, g) = (b.clone(), g.clone());
+    let (h, g) = (hits.clone(), got.clone());
+    let app = Router::new().fallback(
+        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (h, g) = (h.clone(), g.clone());
             async move {
+                let hit = Hit {
+                    method: method.to_string(),
+                    path: uri.path().to_owned(),
+                    content_type: headers
+                        .get(CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned),
+                    body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                };
                 let n = {
-                    let mut all = b.lock().unwrap();
-                    all.push(v);
+                    let mut all = h.lock().unwrap();
+                    all.push(hit);
                     all.len()
                 };
                 g.notify_one();
@@ -53,12 +100,17 @@ async fn receiver(fail_first: usize) -> Receiver {
                     StatusCode::OK
                 }
             }
-        }),
+        },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = Url::parse(&format!("http://{}/hook", listener.local_addr().unwrap())).unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Receiver { url, bodies, got }
+    Receiver {
+        url,
+        hits,
+        got,
+        expected,
+    }
 }
 
 /// Notify only the webhook at `url`, retrying quickly.
@@ -90,7 +142,7 @@ async fn won_race_prints_handoff_writes_private_files_and_posts_the_webhook() {
     let tmp = tempfile::tempdir().unwrap();
     let mut shop = shop(winnable()).await;
     shop.cfg.live_responses = tmp.path().join("live-responses");
-    let hook = receiver(0).await;
+    let hook = receiver(0, 1).await;
     let mut out = Vec::new();
     let notify = hook_notify(hook.url.clone());
     let exit =
@@ -135,7 +187,7 @@ async fn won_race_prints_handoff_writes_private_files_and_posts_the_webhook() {
     }
 
     // the webhook: exactly the seed's fields
-    let bodies = hook.bodies.lock().unwrap().clone();
+    let bodies = hook.bodies();
     assert_eq!(bodies.len(), 1);
     let body = bodies[0].as_object().unwrap();
     let mut keys: Vec<_> = body.keys().map(String::as_str).collect();
@@ -226,7 +278,7 @@ async fn webhook_is_retried_and_its_failure_never_loses_the_win() {
         s.cfg.live_responses = tmp.path().join("a");
         s
     };
-    let hook = receiver(2).await;
+    let hook = receiver(2, 3).await;
     let notify = hook_notify(hook.url.clone());
     let mut out = Vec::new();
     assert_eq!(
@@ -241,7 +293,13 @@ async fn webhook_is_retried_and_its_failure_never_loses_the_win() {
         ),
         Exit::Success
     );
-    assert_eq!(hook.bodies.lock().unwrap().len(), 3);
+    let bodies = hook.bodies();
+    assert_eq!(bodies.len(), 3);
+    assert!(
+        bodies.iter().all(|b| *b == bodies[0]),
+        "a retry resends the same notification"
+    );
+    assert_eq!(bodies[0]["event"], "ticket_in_cart");
 
     // a dead webhook: still a win, output intact
     let shop_b = {
@@ -278,7 +336,7 @@ async fn dry_run_sends_a_detection_webhook_and_buys_nothing() {
     let mut shop = shop(winnable()).await;
     shop.cfg.live_responses = tmp.path().to_path_buf();
     shop.cfg.dry_run = true;
-    let hook = receiver(0).await;
+    let hook = receiver(0, 1).await;
     let notify = hook_notify(hook.url.clone());
     let cancel = CancellationToken::new();
     let stopper = {
@@ -297,7 +355,7 @@ async fn dry_run_sends_a_detection_webhook_and_buys_nothing() {
     .unwrap();
     stopper.await.unwrap();
     assert_eq!(exit::of(&exit), Exit::Interrupted);
-    let bodies = hook.bodies.lock().unwrap().clone();
+    let bodies = hook.bodies();
     assert_eq!(bodies[0]["event"], "ticket_detected");
     assert_eq!(bodies[0]["ticket"], "Ticket – Type A");
     assert_eq!(bodies[0]["cookies"], serde_json::json!({}));
@@ -335,14 +393,104 @@ async fn marketplace_not_found_exits_3_and_bad_event_exits_2() {
     );
 }
 
+/// The handoff message checked against what the *shop* knows, not against
+/// the values it was built from: the session it sold the ticket to, the
+/// cookies the verified checkout page was served with, where its checkout
+/// redirect pointed, and what the listing was. The fallback script is parsed
+/// back into name/value pairs, so a bug in `handoff_message` or in
+/// `cookie_store_script` fails here.
 #[tokio::test]
-async fn fallback_script_matches_the_shared_generator() {
-    let shop = shop(winnable()).await;
+async fn handoff_message_matches_what_the_shop_issued() {
+    let scenario = winnable();
+    let listing = scenario.listings[0].clone();
+    let shop = shop(scenario).await;
     let run = common::race(&shop.cfg).await;
-    let win = run.won();
-    let msg = pretix_race::handoff::handoff_message(win);
-    assert_eq!(msg.cookie_script, cookie_store_script(&win.cookies));
-    assert_eq!(msg.cookies, win.cookies);
+    let msg = pretix_race::handoff::handoff_message(run.won());
+
+    // the shop's side: the verified checkout page and the redirect to it
+    let requests = shop.sim.requests();
+    let checkout = requests
+        .iter()
+        .rfind(|r| r.method == "GET" && r.path.ends_with("/checkout/questions/") && r.status == 200)
+        .unwrap_or_else(|| panic!("no checkout page served: {requests:#?}"));
+    let redirect = requests
+        .iter()
+        .find(|r| r.path.ends_with("/checkout/start") && r.status == 302)
+        .expect("checkout/start redirected");
+    let redirected_to = Url::parse(&shop.sim.base_url())
+        .unwrap()
+        .join(redirect.location.as_deref().unwrap())
+        .unwrap();
+    assert_eq!(msg.checkout_url, redirected_to.as_str());
+    assert_eq!(checkout.path, redirected_to.path());
+
+    // exactly the cookies the shop saw on its checkout page
+    let shop_jar = &checkout.cookies;
+    assert!(
+        shop_jar.contains_key("__Host-pretix_session"),
+        "{shop_jar:?}"
+    );
+    let handed: BTreeMap<String, String> = msg
+        .cookies
+        .iter()
+        .map(|c| (c.name.clone(), c.value.clone()))
+        .collect();
+    assert_eq!(&handed, shop_jar);
+    let host = Url::parse(&shop.sim.base_url()).unwrap();
+    for c in &msg.cookies {
+        assert_eq!(Some(c.domain.as_str()), host.host_str(), "{c:?}");
+        assert!(c.secure, "{c:?}");
+    }
+
+    // the session the ticket was sold to
+    assert_eq!(
+        shop.sim.sold(),
+        [Sale {
+            listing_id: listing.id.clone(),
+            session: shop_jar["__Host-pretix_session"].clone(),
+        }]
+    );
+    assert_eq!(msg.ticket, listing.ticket_type);
+    assert_eq!(msg.price, format!("{} {}", listing.price, listing.currency));
+
+    // the fallback script sets those same cookies, nothing else
+    assert_eq!(&script_cookies(&msg.cookie_script), shop_jar);
+}
+
+/// The (name, value) pairs a `cookieStore.set` fallback script sets, read
+/// back the way a JavaScript engine would: each name and value is a JSON
+/// string literal.
+fn script_cookies(script: &str) -> BTreeMap<String, String> {
+    let body = script
+        .strip_prefix("(async () => { ")
+        .and_then(|s| s.strip_suffix("location.reload(); })()"))
+        .unwrap_or_else(|| panic!("not a fallback script: {script}"));
+    let mut out = BTreeMap::new();
+    let mut rest = body;
+    while let Some(call) = rest.strip_prefix("await cookieStore.set({name: ") {
+        let (name, after) = json_string(call);
+        let after = after.strip_prefix(", value: ").expect("value follows name");
+        let (value, after) = json_string(after);
+        let end = after.find("}); ").expect("call ends");
+        assert_eq!(
+            &after[..end],
+            ", path: \"/\", secure: true, sameSite: \"lax\""
+        );
+        assert!(out.insert(name, value).is_none(), "a cookie set twice");
+        rest = &after[end + "}); ".len()..];
+    }
+    assert!(rest.is_empty(), "unparsed script tail: {rest}");
+    out
+}
+
+/// A JSON string literal at the start of `s`, decoded, and what follows it.
+fn json_string(s: &str) -> (String, &str) {
+    let mut it = serde_json::Deserializer::from_str(s).into_iter::<String>();
+    let v = it
+        .next()
+        .expect("a JSON string")
+        .unwrap_or_else(|e| panic!("{e}: {s}"));
+    (v, &s[it.byte_offset()..])
 }
 
 /// A dead server is retried with backoff forever, in tokio's virtual time:

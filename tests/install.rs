@@ -1,8 +1,12 @@
 //! install-scripts/install.sh: manifest content, idempotence, --uninstall,
 //! and a clear error when the binary is missing.
 
+#[path = "common/process.rs"]
+mod process;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use pretix_race_shared::protocol::{EXTENSION_ID, HOST_NAME};
 
@@ -11,13 +15,14 @@ fn script() -> PathBuf {
 }
 
 fn install(args: &[&str], home: &Path) -> (i32, String, String) {
-    let out = Command::new("bash")
-        .arg(script())
-        .args(args)
-        .env("HOME", home)
-        .env_remove("XDG_CONFIG_HOME")
-        .output()
-        .unwrap();
+    let out = process::run_within(
+        Command::new("bash")
+            .arg(script())
+            .args(args)
+            .env("HOME", home)
+            .env_remove("XDG_CONFIG_HOME"),
+        Duration::from_secs(60),
+    );
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -135,4 +140,15 @@ fn scripts_and_extension_agree_on_the_ids() {
         assert!(text.contains(EXTENSION_ID), "{f}");
         assert!(text.contains(HOST_NAME), "{f}");
     }
+}
+
+/// The deadline every process-starting test relies on really fires: a child
+/// that never ends is killed and the test fails with what it wrote.
+#[test]
+#[should_panic(expected = "still running after 1s, killed it; its stderr:\nabout to hang")]
+fn a_hung_child_fails_the_test_with_its_stderr() {
+    process::run_within(
+        Command::new("bash").args(["-c", "echo 'about to hang' >&2; exec sleep 600"]),
+        Duration::from_secs(1),
+    );
 }

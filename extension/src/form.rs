@@ -3,6 +3,7 @@
 
 use pretix_race_shared::cookies::origin_of;
 use pretix_race_shared::protocol::{Filters, SortOrder, StartRequest};
+use pretix_race_shared::rules;
 
 use crate::model::Settings;
 
@@ -110,19 +111,30 @@ pub fn validate(s: &Settings) -> Result<StartRequest, FieldError> {
         return Err(err("event", "The event must not contain spaces"));
     }
     let interval_secs = match parse_number(&s.interval) {
-        Some(n) if n >= 1.0 => n,
-        Some(_) => return Err(err("interval", "The interval must be at least 1 second")),
+        Some(n) if rules::interval_ok(n) => n,
+        Some(_) => {
+            return Err(err(
+                "interval",
+                format!(
+                    "The interval must be at least {} second",
+                    rules::MIN_INTERVAL_SECS
+                ),
+            ))
+        }
         None => {
             return Err(err(
                 "interval",
-                "The interval must be a number of seconds (at least 1)",
+                format!(
+                    "The interval must be a number of seconds (at least {})",
+                    rules::MIN_INTERVAL_SECS
+                ),
             ))
         }
     };
     let max_price = match non_empty(&s.max_price) {
         None => None,
         Some(p) => match parse_number(&p) {
-            Some(n) if n >= 0.0 => Some(n),
+            Some(n) if rules::max_price_ok(n) => Some(n),
             _ => {
                 return Err(err(
                     "max-price",
@@ -135,11 +147,15 @@ pub fn validate(s: &Settings) -> Result<StartRequest, FieldError> {
     let poll_inactive_marketplace_secs = match non_empty(&s.wait_marketplace) {
         None => None,
         Some(w) => match parse_number(&w) {
-            Some(n) if n >= 1.0 => Some(n),
+            Some(n) if rules::recheck_ok(n) => Some(n),
             _ => {
                 return Err(err(
                     "wait-marketplace",
-                    "The re-check interval must be at least 1 second (or empty to not wait)",
+                    format!(
+                        "The re-check interval must be between {} and {} seconds (or empty to not wait)",
+                        rules::MIN_RECHECK_SECS,
+                        rules::MAX_RECHECK_SECS
+                    ),
                 ))
             }
         },
@@ -205,8 +221,37 @@ mod tests {
             ..Settings::default()
         };
         let r = validate(&s).unwrap();
-        assert_eq!(r.interval_secs, 15.0);
+        assert_eq!(r.interval_secs, rules::DEFAULT_INTERVAL_SECS);
         assert_eq!(r.filters, Filters::default());
+    }
+
+    /// The form draws its lines exactly where the host does: both ask
+    /// `pretix_race_shared::rules`, so a value the popup accepts is never
+    /// refused by the host, and the other way round.
+    #[test]
+    fn limits_are_the_shared_rules() {
+        let check = |f: &dyn Fn(&mut Settings)| {
+            let mut s = good();
+            f(&mut s);
+            validate(&s)
+        };
+        let min = rules::MIN_INTERVAL_SECS;
+        let r = check(&|s| s.interval = min.to_string()).unwrap();
+        assert_eq!(r.interval_secs, min);
+        let e = check(&|s| s.interval = (min - 0.01).to_string()).unwrap_err();
+        assert_eq!(e.field, "interval");
+        assert!(e.message.contains(&min.to_string()), "{}", e.message);
+
+        let max = rules::MAX_RECHECK_SECS;
+        let r = check(&|s| s.wait_marketplace = max.to_string()).unwrap();
+        assert_eq!(r.poll_inactive_marketplace_secs, Some(max));
+        for bad in [max + 1.0, rules::MIN_RECHECK_SECS - 0.5] {
+            let e = check(&|s| s.wait_marketplace = bad.to_string()).unwrap_err();
+            assert_eq!(e.field, "wait-marketplace", "{bad}");
+        }
+
+        let r = check(&|s| s.max_price = "0".into()).unwrap();
+        assert_eq!(r.filters.max_price, Some(0.0));
     }
 
     #[test]

@@ -293,7 +293,7 @@ mod tests {
         assert_eq!(cfg.interval.as_millis(), 2500);
         assert_eq!(cfg.filters.sort, Some(SortOrder::PriceAsc));
         assert_eq!(cfg.filters.max_price, Some(150.0));
-        assert!(cfg.dry_run && cli.race.headless);
+        assert!(cfg.dry_run);
         assert_eq!(cfg.poll_inactive_marketplace.unwrap().as_secs(), 30);
     }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pretix_race_shared::protocol::StartRequest;
+use pretix_race_shared::rules;
 use pretix_race_shared::Filters;
 use url::Url;
 
@@ -39,16 +40,17 @@ pub enum ConfigError {
     BadUrl(String),
     #[error("--event {0:?} is not an event slug (examples: myevent, organizer/myevent)")]
     BadEvent(String),
-    #[error("--interval must be at least 1 second (got {0}); polling faster gets the marketplace shut down for everyone")]
+    #[error("--interval must be at least {min} second (got {0}); polling faster gets the marketplace shut down for everyone", min = rules::MIN_INTERVAL_SECS)]
     IntervalTooShort(f64),
-    #[error("--{0} must be a positive number of seconds (got {1})")]
+    #[error("--{0} must be between {min} and {max} seconds (got {1})", min = rules::MIN_RECHECK_SECS, max = rules::MAX_RECHECK_SECS)]
     BadSeconds(&'static str, f64),
     #[error("--max-price must be a non-negative amount (got {0})")]
     BadMaxPrice(f64),
 }
 
-/// The shortest poll interval we allow.
-pub const MIN_INTERVAL_SECS: f64 = 1.0;
+/// The shortest poll interval we allow (the rule lives in `shared`, which
+/// the extension's form checks too).
+pub use pretix_race_shared::rules::MIN_INTERVAL_SECS;
 
 impl Config {
     /// Check and normalise the site URL and event slug; other fields keep
@@ -59,7 +61,7 @@ impl Config {
         Ok(Config {
             site,
             event,
-            interval: Duration::from_secs(15),
+            interval: Duration::from_secs_f64(rules::DEFAULT_INTERVAL_SECS),
             filters: Filters::default(),
             dry_run: false,
             poll_inactive_marketplace: None,
@@ -101,22 +103,22 @@ impl Config {
 
 /// Validate a poll interval in seconds.
 pub fn interval(secs: f64) -> Result<Duration, ConfigError> {
-    if !secs.is_finite() || secs < MIN_INTERVAL_SECS {
+    if !rules::interval_ok(secs) {
         return Err(ConfigError::IntervalTooShort(secs));
     }
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// Validate a positive number of seconds for the flag `name`.
+/// Validate a re-check wait in seconds for the flag `name`.
 pub fn seconds(name: &'static str, secs: f64) -> Result<Duration, ConfigError> {
-    if !secs.is_finite() || secs <= 0.0 || secs > 86_400.0 {
+    if !rules::recheck_ok(secs) {
         return Err(ConfigError::BadSeconds(name, secs));
     }
     Ok(Duration::from_secs_f64(secs))
 }
 
 pub fn check_max_price(max: f64) -> Result<f64, ConfigError> {
-    if !max.is_finite() || max < 0.0 {
+    if !rules::max_price_ok(max) {
         return Err(ConfigError::BadMaxPrice(max));
     }
     Ok(max)
@@ -194,6 +196,15 @@ mod tests {
         assert!(interval(f64::NAN).is_err());
         assert_eq!(interval(1.5), Ok(Duration::from_millis(1500)));
         assert!(seconds("x", 0.0).is_err());
+        assert!(
+            seconds("x", 0.5).is_err(),
+            "a re-check is a poll: 1 s floor"
+        );
+        assert_eq!(
+            seconds("x", 0.5).unwrap_err().to_string(),
+            "--x must be between 1 and 86400 seconds (got 0.5)"
+        );
+        assert!(seconds("x", 1.0).is_ok());
         assert!(check_max_price(-1.0).is_err());
     }
 }

@@ -1,23 +1,32 @@
 //! The `pretix-race` binary, run as a user would: flags, exit codes, the
 //! demo, and a headless race against a simulator this test starts.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use pretix_race_sim::{Scenario, ScriptedListing, SimServer, Trigger};
+
+#[path = "../../tests/common/process.rs"]
+mod process;
+
+/// Longest any single run of the binary may take; the demo, the slowest,
+/// needs a few seconds.
+const DEADLINE: Duration = Duration::from_secs(60);
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pretix-race"));
     c.env_remove("SSL_CERT_FILE").env_remove("PRETIX_RACE_LOG");
-    c.stdin(Stdio::null());
     c
 }
 
+/// Run the binary to its end (killed, and the test failed, after
+/// [`DEADLINE`]): exit code, stdout, stderr.
 fn run(cmd: &mut Command) -> (i32, String, String) {
     let Output {
         status,
         stdout,
         stderr,
-    } = cmd.output().expect("binary runs");
+    } = process::run_within(cmd, DEADLINE);
     (
         status.code().unwrap_or(-1),
         String::from_utf8_lossy(&stdout).into_owned(),
@@ -214,9 +223,9 @@ fn headless_race_against_a_local_shop_with_ca_cert_and_ssl_cert_file() {
         .arg(tmp.path().join("a")));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Checkout:  https://127.0.0.1:"), "{out}");
+    assert_eq!(shop.sold().len(), 1, "{err}");
 
-    // without --ca-cert the self-signed shop is refused: logged retries, not
-    // a crash. With SSL_CERT_FILE it is trusted again.
+    // With SSL_CERT_FILE instead of --ca-cert it is trusted too.
     let (_rt2, shop2) = sim(Scenario {
         listings: vec![ScriptedListing::new("cliwinner0000002", "Ticket", "10.00")],
         ..Scenario::new("org", "fest")
@@ -236,6 +245,40 @@ fn headless_race_against_a_local_shop_with_ca_cert_and_ssl_cert_file() {
         .arg(tmp.path().join("b")));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("TICKET IN CART"));
+    assert_eq!(shop2.sold().len(), 1, "{err}");
+}
+
+/// A self-signed shop, trusted by neither `--ca-cert` nor `SSL_CERT_FILE`:
+/// the certificate is refused (and says so in the log), no request gets
+/// through, nothing is bought, and the binary does not report a win.
+#[test]
+fn self_signed_shop_is_refused_without_ca_cert() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_rt, shop) = sim(Scenario {
+        listings: vec![ScriptedListing::new("clirefused000001", "Ticket", "10.00")],
+        ..Scenario::new("org", "fest")
+    });
+    let stopped = process::run_until_stderr(
+        bin()
+            .args(["--url", &shop.base_url(), "--event", "org/fest"])
+            .arg("--live-responses")
+            .arg(tmp.path()),
+        DEADLINE,
+        // rustls' verdict on an unknown self-signed issuer
+        |line| line.contains("UnknownIssuer"),
+    );
+    let err = &stopped.stderr;
+    assert!(err.contains("invalid peer certificate"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    if let Some(status) = stopped.exited {
+        assert!(!status.success(), "a refused shop is no success: {err}");
+    }
+    assert!(
+        shop.requests().is_empty(),
+        "no request may pass an untrusted handshake: {:?}",
+        shop.requests()
+    );
+    assert!(shop.sold().is_empty());
 }
 
 #[test]

@@ -11,10 +11,15 @@ use pretix_race_shared::protocol::{EXTENSION_ID, PROTOCOL_VERSION};
 use pretix_race_sim::{Scenario, ScriptedListing, SimServer, Trigger};
 use serde_json::{json, Value};
 
+#[path = "../../tests/common/process.rs"]
+mod process;
+
 const DEADLINE: Duration = Duration::from_secs(60);
 
+/// The host as Chrome runs it. Every read has [`DEADLINE`]; dropping it
+/// (also when a test fails half-way) kills the process.
 struct Host {
-    child: Child,
+    child: Option<Child>,
     stdin: Option<ChildStdin>,
     frames: mpsc::Receiver<Result<Value, String>>,
     _home: tempfile::TempDir,
@@ -55,7 +60,7 @@ impl Host {
             }
         });
         Host {
-            child,
+            child: Some(child),
             stdin,
             frames,
             _home: home,
@@ -103,7 +108,7 @@ impl Host {
 
     fn close_and_wait(mut self) -> i32 {
         drop(self.stdin.take());
-        let mut child = self.child;
+        let mut child = self.child.take().expect("not waited for yet");
         let pid = child.id();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -115,6 +120,15 @@ impl Host {
                 let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
                 panic!("host did not exit after stdin closed");
             }
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }
@@ -154,19 +168,14 @@ fn hello_round_trip_and_clean_exit_on_eof() {
 #[test]
 fn windows_parent_window_argument_is_accepted() {
     let home = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pretix-race"))
-        .args([origin().as_str(), "--parent-window=0"])
-        .env("PRETIX_RACE_HOME", home.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "stdin at EOF: a clean stop");
-    let mut out = Vec::new();
-    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
-    assert!(out.is_empty(), "nothing but frames on stdout");
+    let out = process::run_within(
+        Command::new(env!("CARGO_BIN_EXE_pretix-race"))
+            .args([origin().as_str(), "--parent-window=0"])
+            .env("PRETIX_RACE_HOME", home.path()),
+        DEADLINE,
+    );
+    assert_eq!(out.status.code(), Some(0), "stdin at EOF: a clean stop");
+    assert!(out.stdout.is_empty(), "nothing but frames on stdout");
 }
 
 #[test]

@@ -13,9 +13,12 @@
 //! - [`script`]: the `cookieStore.set` fallback script a user can paste into
 //!   the DevTools console when the automatic handoff fails.
 //! - [`protocol`]: the versioned native-messaging messages in both directions.
+//! - [`rules`]: limits on user input (poll interval floor, re-check window,
+//!   price ceiling) that the popup form and the host must both enforce.
 
 pub mod cookies;
 pub mod protocol;
+pub mod rules;
 pub mod script;
 
 pub use cookies::{ChromeCookieSet, Cookie, SameSite};

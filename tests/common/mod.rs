@@ -1,6 +1,8 @@
 //! Shared test scaffolding: a simulator, a race against it, and a waiter
 //! that records every wait instead of sleeping.
 
+// Each test binary (`engine`, `headless`) uses a different subset of these
+// helpers; every helper is used by at least one of them.
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -20,10 +22,18 @@ use tokio_util::sync::CancellationToken;
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Records each requested wait and returns at once: the race's schedule
-/// runs in virtual time, and the test reads the schedule afterwards.
+/// runs in virtual time, and the test reads the schedule afterwards
+/// ([`Run::waited`]).
 #[derive(Default)]
 pub struct RecordingWaiter {
-    pub waits: Mutex<Vec<Duration>>,
+    waits: Mutex<Vec<Duration>>,
+}
+
+impl RecordingWaiter {
+    /// Every wait asked for so far, in order.
+    pub fn waits(&self) -> Vec<Duration> {
+        self.waits.lock().unwrap().clone()
+    }
 }
 
 impl Waiter for RecordingWaiter {
@@ -67,6 +77,9 @@ pub struct Run {
     pub end: RaceEnd,
     pub events: Vec<RaceEvent>,
     pub session: Session,
+    /// What the race actually waited for (asked its waiter), in order; the
+    /// `Waiting` events only announce it.
+    pub waited: Vec<Duration>,
 }
 
 impl Run {
@@ -88,6 +101,13 @@ impl Run {
             .filter(|(r, _)| *r == reason)
             .map(|(_, d)| d)
             .collect()
+    }
+
+    /// The schedule the race announced is the one it kept: every `Waiting`
+    /// event was followed by exactly that wait, and nothing else was waited.
+    pub fn assert_waited_as_announced(&self) {
+        let announced: Vec<Duration> = self.waits().into_iter().map(|(_, d)| d).collect();
+        assert_eq!(self.waited, announced, "waited vs announced");
     }
 
     /// The waits for one reason, in whole seconds.
@@ -119,9 +139,10 @@ pub async fn race_with(
 ) -> Run {
     let session = Session::new(cfg).expect("session");
     let (tx, rx) = mpsc::unbounded_channel();
+    let waiter = Arc::new(RecordingWaiter::default());
     let race = Race::new(cfg.clone(), session.clone())
         .events(Events::new(tx))
-        .waiter(Arc::new(RecordingWaiter::default()))
+        .waiter(waiter.clone())
         .cancel_token(cancel.clone())
         .seed(42);
     let handle = tokio::spawn(race.run());
@@ -134,6 +155,7 @@ pub async fn race_with(
         end,
         events,
         session,
+        waited: waiter.waits(),
     }
 }
 

@@ -810,33 +810,80 @@ async fn shutdown_stops_serving() {
     assert!(fresh.get(server.event_url()).send().await.is_err());
 }
 
-#[test]
-fn demo_scenario_matches_the_brief() {
+/// What `pretix-race demo` needs from its scenario, driven through a real
+/// client on tokio's paused clock: nothing on the first polls, then (once
+/// the scripted delay has passed, in virtual time) two listings at once;
+/// the first one on the page is taken by the competitor (so the demo shows
+/// a lost race), the second can be won and reaches checkout.
+#[tokio::test(start_paused = true)]
+async fn demo_scenario_shows_a_lost_race_then_a_win() {
     let demo = Scenario::demo();
-    assert_eq!(
-        (demo.organizer.as_str(), demo.event.as_str()),
-        ("demo", "festival")
+    let delay = match demo.listings[0].appears {
+        Trigger::AfterDelay(d) => d,
+        ref other => panic!("the demo's listings appear after a delay, not {other:?}"),
+    };
+    assert!(
+        delay > Duration::ZERO,
+        "the demo shows a few empty polls first"
     );
-    assert_eq!(demo.marketplace_link, Trigger::Immediately);
-    assert_eq!(demo.marketplace_active, Trigger::Immediately);
-    assert_eq!(demo.listings.len(), 2);
-    let (b, a) = (&demo.listings[0], &demo.listings[1]);
-    assert_eq!(
-        (a.ticket_type.as_str(), a.price.as_str()),
-        ("Ticket – Type A", "190.00")
-    );
-    assert_eq!(
-        (b.ticket_type.as_str(), b.price.as_str()),
-        ("Ticket – Type B", "220.00")
-    );
-    assert!(!a.taken_by_competitor && b.taken_by_competitor);
-    assert_eq!(a.appears, Trigger::AfterDelay(Duration::from_secs(3)));
-    assert_eq!(a.appears, b.appears);
-    for l in &demo.listings {
-        assert_eq!(l.id.len(), 16);
-        assert!(l
-            .id
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+    let server = start(demo.clone()).await;
+    // No pool idle timer: on a paused clock, the only timer is ours.
+    let http = client_builder(&server)
+        .pool_idle_timeout(None)
+        .build()
+        .unwrap();
+    let mut b = Browser {
+        http,
+        base: server.base_url(),
+        jar: BTreeMap::new(),
+    };
+    let market = server.marketplace_url();
+    assert_eq!(b.get(&server.event_url()).await.status, StatusCode::OK);
+    for _ in 0..2 {
+        let empty = b.get(&market).await;
+        assert_eq!(empty.status, StatusCode::OK);
+        assert!(empty.buy_forms().is_empty(), "nothing before the delay");
     }
+
+    tokio::time::advance(delay).await;
+    let page = b.get(&market).await;
+    let forms = page.buy_forms();
+    assert_eq!(forms.len(), 2, "both listings appear together");
+    let listing_of = |action: &str| {
+        demo.listings
+            .iter()
+            .find(|l| action.contains(&format!("/buy/{}/", l.id)))
+            .unwrap_or_else(|| panic!("no listing for {action}"))
+    };
+    let (first, second) = (listing_of(&forms[0].0), listing_of(&forms[1].0));
+    assert!(first.taken_by_competitor && !second.taken_by_competitor);
+
+    // The first buy loses to the competitor...
+    let origin = server.base_url();
+    let lost = b
+        .post(&forms[0].0, &forms[0].1, Some(&origin), Some(&market))
+        .await;
+    assert_eq!(lost.status, StatusCode::OK);
+    assert!(lost.buy_forms().is_empty(), "{}", lost.body);
+    assert_eq!(
+        server.sold(),
+        [Sale {
+            listing_id: first.id.clone(),
+            session: "competitor".into()
+        }]
+    );
+    // ...the second is ours and reaches checkout.
+    let won = b
+        .post(&forms[1].0, &forms[1].1, Some(&origin), Some(&market))
+        .await;
+    assert_eq!(won.status, StatusCode::FOUND, "{}", won.body);
+    let start_url = won.location().unwrap().to_owned();
+    let questions = b.get(&start_url).await;
+    assert_eq!(questions.status, StatusCode::FOUND);
+    let checkout = b.get(questions.location().unwrap()).await;
+    assert_eq!(checkout.status, StatusCode::OK);
+    assert!(checkout.body.contains("<strong>Your cart</strong>"));
+    assert_eq!(server.sold().len(), 2);
+    assert_eq!(server.sold()[1].listing_id, second.id);
+    assert_eq!(server.sold()[1].session, b.jar["__Host-pretix_session"]);
 }
