@@ -38,6 +38,9 @@ bash scripts/build-extension.sh
 step "format"
 cargo fmt --all -- --check
 
+step "module imports point one way"
+python3 scripts/check-module-cycles.py
+
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

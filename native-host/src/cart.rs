@@ -36,8 +36,8 @@ use url::Url;
 
 use crate::backoff::parse_retry_after;
 use crate::parse::{self, Listing, PageKind};
-use crate::race::Waiter;
 use crate::session::{Page, Redirect, Session, Visit};
+use crate::wait::Waiter;
 
 /// How many redirects a buy answer may take outside pretix's task flow
 /// before we stop following and look into the cart instead.
@@ -583,7 +583,7 @@ fn head(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::race::TokioWaiter;
+    use crate::wait::TokioWaiter;
 
     fn dest_of(url: &str) -> Dest {
         let event = Url::parse("https://shop.test/org/fest/").unwrap();

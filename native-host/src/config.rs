@@ -9,7 +9,25 @@ use pretix_race_shared::rules;
 use pretix_race_shared::Filters;
 use url::Url;
 
-use crate::session::Timeouts;
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request may take. The defaults are [`CONNECT_TIMEOUT`] (TCP +
+/// TLS) and [`TOTAL_TIMEOUT`] (the whole request, body included); tests use
+/// short ones to prove the mechanism without waiting ten seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: CONNECT_TIMEOUT,
+            total: TOTAL_TIMEOUT,
+        }
+    }
+}
 
 /// Everything the engine needs to know about one race.
 #[derive(Debug, Clone)]

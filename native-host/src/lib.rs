@@ -46,3 +46,4 @@ pub mod runner;
 pub mod session;
 pub mod test_handoff;
 pub mod tls;
+pub mod wait;

@@ -22,7 +22,6 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,22 +39,7 @@ use crate::discover;
 use crate::events::{Events, RaceEvent, WaitReason};
 use crate::parse::{self, Listing, PageKind};
 use crate::session::{FetchError, Page, Redirect, Session, Visit};
-
-/// Something that can wait. The real one sleeps on tokio's clock; tests pass
-/// one that records the durations and returns at once.
-pub trait Waiter: Send + Sync {
-    fn wait(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-}
-
-/// Waits on tokio's timer.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct TokioWaiter;
-
-impl Waiter for TokioWaiter {
-    fn wait(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-        Box::pin(tokio::time::sleep(d))
-    }
-}
+pub use crate::wait::{TokioWaiter, Waiter};
 
 /// A cart in our session, ready to hand over.
 #[derive(Debug, Clone)]

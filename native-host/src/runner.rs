@@ -167,7 +167,6 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exit::{self, Exit};
     use pretix_race_sim::{Scenario, ScriptedListing, SimServer};
 
     /// stdout gone (a closed pipe, a full disk): every write fails.
@@ -211,7 +210,6 @@ mod tests {
             &mut BrokenPipe,
         )
         .await;
-        assert_eq!(exit::of(&end), Exit::Failure);
         let Err(RunError::HandoffNotPrinted {
             source,
             cookie_file: Some(file),
@@ -247,7 +245,6 @@ mod tests {
             &mut BrokenPipe,
         )
         .await;
-        assert_eq!(exit::of(&end), Exit::Failure);
         assert!(
             matches!(
                 &end,
@@ -268,7 +265,6 @@ mod tests {
         let mut out = Vec::new();
         let end = run(cfg, Notify::default(), CancellationToken::new(), &mut out).await;
         assert!(matches!(end, Ok(Outcome::Won)), "{end:?}");
-        assert_eq!(exit::of(&end), Exit::Success);
         assert!(String::from_utf8(out).unwrap().contains("TICKET IN CART"));
     }
 }

@@ -34,28 +34,10 @@ use crate::backoff::parse_retry_after;
 use crate::config::Config;
 use crate::cookies::Jar;
 
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest body we read (decoded). Larger ones are refused unread.
 pub const MAX_BODY: usize = 5 * 1024 * 1024;
 
-/// How long a request may take. The defaults are [`CONNECT_TIMEOUT`] (TCP +
-/// TLS) and [`TOTAL_TIMEOUT`] (the whole request, body included); tests use
-/// short ones to prove the mechanism without waiting ten seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    pub connect: Duration,
-    pub total: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            connect: CONNECT_TIMEOUT,
-            total: TOTAL_TIMEOUT,
-        }
-    }
-}
+pub use crate::config::{Timeouts, CONNECT_TIMEOUT, TOTAL_TIMEOUT};
 pub const KEEP_ALIVE: Duration = Duration::from_secs(60);
 pub const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
 
