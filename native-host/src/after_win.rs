@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use pretix_race_shared::protocol::Handoff;
 
 use crate::artifacts;
+use crate::export;
 use crate::notify::Notifier;
 use crate::race::Win;
 
@@ -21,6 +22,9 @@ pub struct Saved {
     pub cookies: Option<PathBuf>,
     /// `cart_add_….txt`: the buy POST, request and response.
     pub transcript: Option<PathBuf>,
+    /// The same cookies for other browsers: Netscape `cookies.txt` and
+    /// Cookie-Editor JSON (see [`crate::export`]).
+    pub exports: export::Exports,
 }
 
 /// Save the cookie and transcript files in `dir`, then notify.
@@ -44,6 +48,7 @@ fn save_files(dir: &Path, win: &Win, msg: &Handoff) -> Saved {
                 None
             }
         };
+    let exports = export::save(dir, cookies.as_deref(), &msg.cookies);
     let transcript = match artifacts::save_transcript(dir, &win.transcript) {
         Ok(p) => {
             tracing::info!(path = %p.display(), "cart transcript saved to {}", p.display());
@@ -57,5 +62,6 @@ fn save_files(dir: &Path, win: &Win, msg: &Handoff) -> Saved {
     Saved {
         cookies,
         transcript,
+        exports,
     }
 }

@@ -37,6 +37,7 @@ pub mod config;
 pub mod demo;
 pub mod events;
 pub mod exit;
+pub mod export;
 pub mod handoff;
 pub mod host;
 pub mod notify;

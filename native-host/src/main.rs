@@ -84,6 +84,8 @@ async fn run(cli: Cli) -> Exit {
             }
         });
     }
+    stop_on_sigterm(cancel.clone());
+    heartbeat();
     let mut stdout = std::io::stdout();
     match cli.command {
         Some(Command::Demo(args)) => demo(args, cancel, &mut stdout).await,
@@ -107,6 +109,71 @@ async fn run(cli: Cli) -> Exit {
             finish(runner::run(cfg, notify, cancel, &mut stdout).await)
         }
     }
+}
+
+/// `docker stop`, `systemctl stop` and `kill` send SIGTERM: stop the same
+/// way as Ctrl-C (the race's summary, exit 130), not with the default
+/// action, which would kill the process mid-write with status 143.
+#[cfg(unix)]
+fn stop_on_sigterm(cancel: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::spawn(async move {
+                if term.recv().await.is_some() {
+                    tracing::info!("SIGTERM: stopping");
+                    cancel.cancel();
+                }
+            });
+        }
+        Err(e) => {
+            tracing::warn!(cause = %e, "cannot handle SIGTERM; it will end the process abruptly")
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn stop_on_sigterm(_cancel: CancellationToken) {}
+
+/// How often the heartbeat file is rewritten; the container's HEALTHCHECK
+/// allows four missed beats.
+const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// With `PRETIX_RACE_HEARTBEAT=<path>` (set in the Docker image), write the
+/// current Unix time to that file now and every [`HEARTBEAT_EVERY`], so a
+/// health check can tell a hung process from a working one: the beat runs
+/// on the same runtime as the race, so a wedged runtime stops both. The
+/// first beat is written before the race starts; a beat that cannot be
+/// written is logged, never fatal.
+fn heartbeat() {
+    let Some(path) = std::env::var_os("PRETIX_RACE_HEARTBEAT").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let path = std::path::PathBuf::from(path);
+    let beat = |path: &std::path::Path| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        std::fs::write(path, format!("{now}\n"))
+    };
+    if let Err(e) = beat(&path) {
+        tracing::warn!(cause = %e, path = %path.display(), "cannot write the heartbeat file");
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+        tick.tick().await; // the first tick is immediate: already written
+        loop {
+            tick.tick().await;
+            let p = path.clone();
+            match tokio::task::spawn_blocking(move || beat(&p)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(cause = %e, path = %path.display(), "cannot write the heartbeat file")
+                }
+                Err(e) => tracing::warn!(cause = %e, "the heartbeat write did not finish"),
+            }
+        }
+    });
 }
 
 /// The end of every mode: report an error once, with its causes, and pick
