@@ -22,14 +22,19 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 cargo --version
 
-step "chromium (for the end-to-end browser test)"
-if [ -x /usr/lib/chromium/chromium ] || [ -n "${CHROMIUM:-}" ]; then
+step "Debian packages: chromium (browser test), curl and setpriv (deploy tests)"
+missing=""
+if ! [ -x /usr/lib/chromium/chromium ] && [ -z "${CHROMIUM:-}" ]; then missing="$missing chromium"; fi
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
+command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
+if [ -z "$missing" ]; then
   echo "present"
 else
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
 fi
 
 step "extension (Rust -> WASM)"
