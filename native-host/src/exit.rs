@@ -46,7 +46,9 @@ impl From<&Outcome> for Exit {
 impl From<&RunError> for Exit {
     fn from(e: &RunError) -> Exit {
         match e {
-            RunError::Session(_) | RunError::EventNotFound { .. } => Exit::Usage,
+            RunError::Session(_) | RunError::EventNotFound { .. } | RunError::Certificate(_) => {
+                Exit::Usage
+            }
             RunError::MarketplaceNotFound { .. } => Exit::NoMarketplace,
             RunError::Unverified | RunError::HandoffNotPrinted { .. } => Exit::Failure,
         }

@@ -39,6 +39,7 @@ use crate::discover;
 use crate::events::{Events, RaceEvent, WaitReason};
 use crate::parse::{self, Listing, PageKind};
 use crate::session::{FetchError, Page, Redirect, Session, Visit};
+use crate::tls::CertFailure;
 pub use crate::wait::{TokioWaiter, Waiter};
 
 /// A cart in our session, ready to hand over.
@@ -80,6 +81,10 @@ pub enum RaceEnd {
         event_url: Url,
         status: u16,
     },
+    /// The shop's certificate was refused before we ever got an answer: a
+    /// configuration error (`--ca-cert`, `SSL_CERT_FILE`, the clock), not
+    /// something retrying fixes.
+    CertificateRejected(CertFailure),
 }
 
 /// How many same-origin redirects the event page may take (a slug that
@@ -108,6 +113,8 @@ enum Halt {
     MarketplaceNotFound { event_url: Url },
     /// The event page is 404/410.
     EventNotFound { event_url: Url, status: u16 },
+    /// The shop's certificate was refused on first contact.
+    Certificate(CertFailure),
 }
 
 /// A step that may halt the race.
@@ -117,6 +124,9 @@ type Flow<T> = Result<T, Halt>;
 pub struct Race {
     cfg: Config,
     session: Session,
+    /// Has the shop ever answered (any HTTP response)? Until then a
+    /// certificate failure is a configuration error that ends the race.
+    answered: bool,
     events: Events,
     waiter: Arc<dyn Waiter>,
     cancel: CancellationToken,
@@ -138,6 +148,7 @@ impl Race {
             ladders: Ladders::new(cfg.interval),
             cfg,
             session,
+            answered: false,
             events: Events::none(),
             waiter: Arc::new(TokioWaiter),
             cancel: CancellationToken::new(),
@@ -195,6 +206,7 @@ impl Race {
             Err(Halt::MarketplaceNotFound { event_url }) => {
                 RaceEnd::MarketplaceNotFound { event_url }
             }
+            Err(Halt::Certificate(failure)) => RaceEnd::CertificateRejected(failure),
             Err(Halt::EventNotFound { event_url, status }) => {
                 RaceEnd::EventNotFound { event_url, status }
             }
@@ -252,6 +264,7 @@ impl Race {
                         .get_following(&event_url, None, EVENT_PAGE_HOPS),
                 )
                 .await?;
+            self.answered |= visit.is_ok();
             match visit {
                 Ok(Visit::Page(Page {
                     url,
@@ -309,6 +322,15 @@ impl Race {
                     self.pause(d, WaitReason::ServerError).await?;
                 }
                 Err(e) => {
+                    if let Some(failure) = e.cert_failure() {
+                        if !self.answered {
+                            return Err(Halt::Certificate(failure));
+                        }
+                        let d = self.ladders.trouble(&mut self.rng);
+                        self.trouble(format!("event page: certificate error: {failure}"), d);
+                        self.pause(d, WaitReason::Network).await?;
+                        continue;
+                    }
                     // A loop is the shop's doing; everything else is no answer.
                     let reason = match e {
                         FetchError::TooManyRedirects { .. } => WaitReason::ServerError,
@@ -327,6 +349,7 @@ impl Race {
         let visit = self
             .cancellable(self.session.get_page(url, Some(referer)))
             .await?;
+        self.answered |= visit.is_ok();
         self.summary.polls += 1;
         let poll = self.summary.polls;
         let Page {
@@ -338,7 +361,14 @@ impl Race {
         } = match visit {
             Err(e) => {
                 let d = self.ladders.trouble(&mut self.rng);
-                self.trouble(format!("marketplace: {e}"), d);
+                match e.cert_failure() {
+                    // Mid-run (a certificate rotated under us): retried, but
+                    // said for what it is.
+                    Some(failure) => {
+                        self.trouble(format!("marketplace: certificate error: {failure}"), d)
+                    }
+                    None => self.trouble(format!("marketplace: {e}"), d),
+                }
                 return Ok(PollOutcome::Backoff(WaitReason::Network, d));
             }
             Ok(Visit::Redirect(Redirect { location })) => {

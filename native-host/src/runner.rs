@@ -22,6 +22,7 @@ use crate::notify::{Notifier, Notify};
 use crate::race::{Race, RaceEnd};
 use crate::report;
 use crate::session::{Session, SessionError};
+use crate::tls::CertFailure;
 
 /// How a race that did not fail ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,9 @@ pub enum RunError {
     MarketplaceNotFound { event_url: Url },
     #[error("{event_url} answered HTTP {status}: check --url and --event")]
     EventNotFound { event_url: Url, status: u16 },
+    /// The shop's certificate was refused on first contact.
+    #[error(transparent)]
+    Certificate(#[from] CertFailure),
     /// The handoff went out, but the checkout page could not be confirmed:
     /// the cart may still be there, a human has to look.
     #[error("the shop sent us to checkout but the checkout page could not be confirmed")]
@@ -161,6 +165,7 @@ pub async fn run(
         RaceEnd::EventNotFound { event_url, status } => {
             Err(RunError::EventNotFound { event_url, status })
         }
+        RaceEnd::CertificateRejected(failure) => Err(RunError::Certificate(failure)),
     }
 }
 

@@ -33,6 +33,7 @@ use url::Url;
 use crate::backoff::parse_retry_after;
 use crate::config::Config;
 use crate::cookies::Jar;
+use crate::tls::CertFailure;
 
 /// The largest body we read (decoded). Larger ones are refused unread.
 pub const MAX_BODY: usize = 5 * 1024 * 1024;
@@ -90,6 +91,20 @@ pub enum FetchError {
     /// Same-origin redirects that do not end (a loop, most likely).
     #[error("{url} redirects more than {hops} times (a loop?); not following")]
     TooManyRedirects { url: Url, hops: usize },
+}
+
+impl FetchError {
+    /// The certificate problem behind this failure, if it was one: a
+    /// configuration matter (`--ca-cert`), not a network blip.
+    pub fn cert_failure(&self) -> Option<CertFailure> {
+        match self {
+            FetchError::Connect { source, .. }
+            | FetchError::Timeout { source, .. }
+            | FetchError::Send(source)
+            | FetchError::Body(source) => CertFailure::from_reqwest(source),
+            FetchError::TooLarge { .. } | FetchError::TooManyRedirects { .. } => None,
+        }
+    }
 }
 
 /// A response with a body (any status that is not a redirect).

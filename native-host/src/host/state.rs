@@ -297,6 +297,11 @@ impl Host {
                 ));
                 self.push_status();
             }
+            Ok(RaceEnd::CertificateRejected(failure)) => {
+                self.status.state = RaceState::Failed;
+                self.status.last_error = Some(failure.to_string());
+                self.push_status();
+            }
             Ok(RaceEnd::EventNotFound { event_url, status }) => {
                 self.status.state = RaceState::Failed;
                 self.status.last_error = Some(format!(
