@@ -717,3 +717,63 @@ async fn a_win_reaches_the_session_bus_as_a_critical_notification() {
     assert!(call.contains("string \"urgency\""), "{call}");
     assert!(call.contains("byte 2"), "critical urgency: {call}");
 }
+
+/// The terminal runner end to end: the listener announces the start, the
+/// win goes out with its checkout link, and the reminder follows. With
+/// `--remind-before` longer than the reservation has left, the reminder is
+/// due at once: the runner's own wait, cart check and send, no sleeping.
+#[tokio::test]
+async fn the_runner_announces_the_start_the_win_and_the_reminder() {
+    let shop = common::shop(winnable()).await;
+    let rx = receiver(|_| None).await;
+    // An own ntfy server: the URL names the host, so no base is needed.
+    let url = format!(
+        "ntfy://{}:{}/race",
+        rx.base.host_str().unwrap(),
+        rx.base.port().unwrap()
+    );
+    let notify = Notify {
+        channels: vec![url.parse().unwrap()],
+        webhook_policy: Some(quick()),
+        remind_before: Some(Duration::from_secs(3600)),
+        ..Notify::default()
+    };
+    let mut cfg = shop.cfg.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    cfg.live_responses = tmp.path().to_path_buf();
+    let mut out = Vec::new();
+    let end = tokio::time::timeout(
+        common::DEADLINE,
+        runner::run(cfg, notify, CancellationToken::new(), &mut out),
+    )
+    .await
+    .expect("the run ends");
+    assert!(matches!(end, Ok(runner::Outcome::Won)), "{end:?}");
+    let got: Vec<Value> = rx.seen().iter().map(Seen::json).collect();
+    let mut kinds: Vec<String> = got
+        .iter()
+        .map(|v| v["tags"][1].as_str().unwrap().to_string())
+        .collect();
+    // the start goes out from the listener, concurrently with the race;
+    // the reminder strictly after the win
+    let won = kinds
+        .iter()
+        .position(|k| k == "ticket_in_cart")
+        .expect("won");
+    let reminded = kinds
+        .iter()
+        .position(|k| k == "cart_expiring")
+        .expect("reminded");
+    assert!(won < reminded, "{kinds:?}");
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        ["cart_expiring", "race_started", "ticket_in_cart"],
+        "{got:#?}"
+    );
+    let (won, reminded) = (&got[won], &got[reminded]);
+    let checkout = won["click"].as_str().unwrap();
+    assert!(checkout.starts_with(&shop.sim.event_url()), "{checkout}");
+    assert_eq!(won["priority"], 5);
+    assert_eq!(reminded["click"], checkout);
+}

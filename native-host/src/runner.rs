@@ -392,6 +392,65 @@ mod tests {
         assert!(end.unwrap_err().to_string().contains("fallback script"));
     }
 
+    #[test]
+    fn race_events_become_notifications_once_and_by_structure() {
+        use crate::notify::Kind;
+        use crate::parse::Listing;
+        let listing = Listing {
+            ticket_type: "Ticket – Type A".into(),
+            price_text: "190.00 EUR".into(),
+            price: None,
+            form_action: "/buy".into(),
+            csrf_token: "t".into(),
+        };
+        let kind = |n: Option<Note>| match n {
+            Some(Note::Message(m)) => Some(m.kind),
+            Some(Note::Detected { .. }) => Some(Kind::Detected),
+            None => None,
+        };
+        let (mut started, mut health) = (false, Health::new());
+        let found = RaceEvent::MarketplaceFound {
+            url: Url::parse("https://h.example/o/e/secondhand/").unwrap(),
+        };
+        assert_eq!(
+            kind(notification_for(&found, &mut started, &mut health)),
+            Some(Kind::Started)
+        );
+        // rediscovery after a lost session does not announce a new start
+        assert_eq!(
+            kind(notification_for(&found, &mut started, &mut health)),
+            None
+        );
+        let lost = RaceEvent::CartAttempt {
+            listing: listing.clone(),
+            outcome: CartOutcome::Lost(LostReason::BackToMarketplace),
+            latency: std::time::Duration::from_millis(80),
+        };
+        let Some(Note::Message(m)) = notification_for(&lost, &mut started, &mut health) else {
+            panic!("a lost race is told");
+        };
+        assert_eq!(m.kind, Kind::Lost);
+        assert!(m.body.contains("Ticket – Type A"), "{}", m.body);
+        // a 429 on the buy is not a loss
+        let limited = RaceEvent::CartAttempt {
+            listing,
+            outcome: CartOutcome::RateLimited { retry_after: None },
+            latency: std::time::Duration::from_millis(80),
+        };
+        assert_eq!(
+            kind(notification_for(&limited, &mut started, &mut health)),
+            None
+        );
+        assert_eq!(
+            kind(notification_for(
+                &RaceEvent::MarketplaceInactive,
+                &mut started,
+                &mut health
+            )),
+            Some(Kind::Health)
+        );
+    }
+
     #[tokio::test]
     async fn a_printed_verified_win_is_a_success() {
         let tmp = tempfile::tempdir().unwrap();
