@@ -37,6 +37,16 @@ else
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
 fi
 
+step "dbus-daemon (for the desktop notification test)"
+if command -v dbus-daemon >/dev/null && command -v dbus-monitor >/dev/null; then
+  echo "present"
+else
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends dbus
+fi
+
 step "extension (Rust -> WASM)"
 bash scripts/build-extension.sh
 

@@ -123,6 +123,7 @@ fn hook_notify(url: Url) -> Notify {
             timeout: Duration::from_secs(5),
             first_retry_delay: Duration::from_millis(10),
         }),
+        ..Notify::default()
     }
 }
 

@@ -1,4 +1,6 @@
 //! After a win: the files and the notifications, the same for every front end.
+//! (The terminal runner then waits for the cart-expiry reminder, see
+//! [`crate::notify::reminder`].)
 //!
 //! Both the terminal runner and the native-messaging host hand the cart over
 //! first (print the block, send the `Handoff` frame) and only then call

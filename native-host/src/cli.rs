@@ -10,6 +10,7 @@ use pretix_race_shared::{Filters, SortOrder};
 use url::Url;
 
 use crate::config::{self, Config, ConfigError};
+use crate::notify::{Channel, Notify};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -25,6 +26,14 @@ Examples:
 
   # The marketplace is not open yet: wait for its link, checking every 60 s:
   pretix-race --url https://tickets.example.com --event myorg/myevent --poll-inactive-marketplace 60
+
+  # Tell a phone (ntfy app) and Telegram; remind 10 min before an unpaid cart expires:
+  pretix-race --url https://tickets.example.com --event myorg/myevent --headless \
+      --notify ntfys://ntfy.sh/my-secret-topic --notify tgram://123456:ABC-def/987654 \
+      --remind-before 10
+
+  # Check the notification setup (one sample of each kind to every URL):
+  pretix-race --notify ntfys://ntfy.sh/my-secret-topic --notify-test
 
   # Only look, never buy:
   pretix-race --url https://tickets.example.com --event myorg/myevent --dry-run
@@ -128,10 +137,10 @@ impl From<SortArg> for SortOrder {
 pub struct RaceArgs {
     /// Shop base URL, e.g. https://tickets.example.com (may include a path
     /// prefix such as https://host/organizer).
-    #[arg(long, value_name = "URL", required = true)]
+    #[arg(long, value_name = "URL", required_unless_present = "notify_test")]
     pub url: Option<String>,
     /// Event slug: `event`, or `organizer/event`.
-    #[arg(long, value_name = "SLUG", required = true)]
+    #[arg(long, value_name = "SLUG", required_unless_present = "notify_test")]
     pub event: Option<String>,
     /// Seconds between polls (fractions allowed, at least 1); each wait is
     /// jittered ±20 %.
@@ -161,6 +170,37 @@ pub struct RaceArgs {
     /// Send an iMessage to this phone number or address (macOS only).
     #[arg(long, value_name = "RECIPIENT")]
     pub imessage: Option<String>,
+    /// Send notifications here (repeatable; Apprise-style URLs):
+    /// ntfy://[host[:port]/]topic, ntfys://…, discord://ID/TOKEN,
+    /// tgram://BOT_TOKEN/CHAT_ID, pover://USER_KEY@APP_TOKEN,
+    /// slack://A/B/C, json://host[:port]/path, jsons://…,
+    /// mailto://user:pass@host[:port]?to=ADDR, mailtos://…
+    /// Events: started, listing seen (dry run), ticket in cart (highest
+    /// priority, with the checkout link), lost, health alerts, and the
+    /// cart-expiry reminder. The URLs are secrets: logs show them masked.
+    /// PRETIX_RACE_NOTIFY may hold them instead (space-separated), to keep
+    /// them out of the process list and shell history.
+    #[arg(
+        long,
+        value_name = "URL",
+        value_parser = parse_notify,
+        env = "PRETIX_RACE_NOTIFY",
+        hide_env_values = true,
+        value_delimiter = ' '
+    )]
+    pub notify: Vec<Channel>,
+    /// After a win, stay running and remind this many minutes before the
+    /// cart expires if it is still unpaid (0: no reminder, exit at once).
+    #[arg(long, value_name = "MINUTES", default_value_t = 5)]
+    pub remind_before: u64,
+    /// No desktop notification on a win or health alert (there is none
+    /// anyway without a desktop session).
+    #[arg(long)]
+    pub no_desktop_notify: bool,
+    /// Send one sample of each notification kind to every --notify URL
+    /// (and --webhook), print per URL what happened, and exit (0: all ok).
+    #[arg(long)]
+    pub notify_test: bool,
     /// If the event page has no marketplace link yet, re-check it this often
     /// (seconds) instead of exiting with code 3.
     #[arg(long, value_name = "SECONDS", value_parser = parse_positive_secs)]
@@ -185,6 +225,18 @@ pub enum UsageError {
 }
 
 impl RaceArgs {
+    /// The notification settings these flags ask for.
+    pub fn to_notify(&self) -> Notify {
+        Notify {
+            webhook: self.webhook.clone(),
+            imessage: self.imessage.clone(),
+            webhook_policy: None,
+            channels: self.notify.clone(),
+            remind_before: Some(std::time::Duration::from_secs(self.remind_before * 60)),
+            desktop: !self.no_desktop_notify,
+        }
+    }
+
     /// Validate into a race [`Config`].
     pub fn to_config(&self) -> Result<Config, UsageError> {
         let (Some(url), Some(event)) = (&self.url, &self.event) else {
@@ -239,6 +291,10 @@ fn parse_price(s: &str) -> Result<f64, String> {
         .parse()
         .map_err(|_| format!("{s:?} is not an amount (example: 150 or 149.50)"))?;
     config::check_max_price(v).map_err(|e| e.to_string())
+}
+
+fn parse_notify(s: &str) -> Result<Channel, String> {
+    s.parse::<Channel>().map_err(|e| e.to_string())
 }
 
 fn parse_webhook(s: &str) -> Result<Url, String> {
@@ -343,10 +399,55 @@ mod tests {
     }
 
     #[test]
+    fn notify_flags() {
+        let cli = parse(&[
+            "--url",
+            "https://h.example",
+            "--event",
+            "ev",
+            "--notify",
+            "ntfy://127.0.0.1:8080/topic",
+            "--notify",
+            "tgram://123:SECRET/42",
+            "--remind-before",
+            "10",
+            "--no-desktop-notify",
+        ])
+        .unwrap();
+        let n = cli.race.to_notify();
+        assert_eq!(n.channels.len(), 2);
+        assert_eq!(n.remind_before, Some(std::time::Duration::from_secs(600)));
+        assert!(!n.desktop);
+        // defaults: 5 minutes, desktop on (if there is one)
+        let n = parse(&["--url", "https://h", "--event", "e"])
+            .unwrap()
+            .race
+            .to_notify();
+        assert_eq!(n.remind_before, Some(std::time::Duration::from_secs(300)));
+        assert!(n.desktop && n.channels.is_empty());
+        // --notify-test needs no race
+        let cli = parse(&["--notify-test", "--notify", "json://127.0.0.1:9/h"]).unwrap();
+        assert!(cli.race.notify_test);
+        // a bad URL is a usage error that names the shape, not the secret
+        let err = parse(&[
+            "--url",
+            "https://h",
+            "--event",
+            "e",
+            "--notify",
+            "tgram://SECRET",
+        ])
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("BOT_TOKEN/CHAT_ID"), "{err}");
+    }
+
+    #[test]
     fn help_has_examples_and_exit_codes() {
         let help = Cli::command().render_long_help().to_string();
         assert!(help.contains("pretix-race demo"));
         assert!(help.contains("Exit codes"));
         assert!(help.contains("--poll-inactive-marketplace"));
+        assert!(help.contains("--notify-test") && help.contains("tgram://"));
     }
 }

@@ -12,7 +12,7 @@
 //!                                                                               ▼
 //!                        front end: runner (terminal: print the block) | host (extension: send the frame)
 //!                                                                               ▼
-//!                                                 after_win: artifacts (files) + notify (webhook, iMessage)
+//!                                                 after_win: artifacts (files) + notify (phone, mail, desktop)
 //!                                                                               ▼
 //!                                                                exit (outcome/error ─► exit code, in main)
 //! ```

@@ -11,7 +11,6 @@ use clap::Parser;
 use pretix_race::cli::{Cli, Command, LogFormat};
 use pretix_race::exit::{self, Exit};
 use pretix_race::host;
-use pretix_race::notify::Notify;
 use pretix_race::runner;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
@@ -92,6 +91,21 @@ async fn run(cli: Cli) -> Exit {
         Some(Command::TestHandoff(args)) => {
             finish(pretix_race::test_handoff::run(&args, &mut stdout).await)
         }
+        None if cli.race.notify_test => {
+            let notify = cli.race.to_notify();
+            match runner::notify_test(notify, &mut stdout).await {
+                Ok(true) => Exit::Success,
+                Ok(false) => Exit::Failure,
+                Err(runner::NotifyTestError::NoChannels) => {
+                    eprintln!("error: {}", runner::NotifyTestError::NoChannels);
+                    Exit::Usage
+                }
+                Err(e) => {
+                    tracing::error!(cause = %e, "--notify-test could not report");
+                    Exit::Failure
+                }
+            }
+        }
         None => {
             let cfg = match cli.race.to_config() {
                 Ok(cfg) => cfg,
@@ -101,11 +115,7 @@ async fn run(cli: Cli) -> Exit {
                     return Exit::from(&e);
                 }
             };
-            let notify = Notify {
-                webhook: cli.race.webhook.clone(),
-                imessage: cli.race.imessage.clone(),
-                webhook_policy: None,
-            };
+            let notify = cli.race.to_notify();
             finish(runner::run(cfg, notify, cancel, &mut stdout).await)
         }
     }

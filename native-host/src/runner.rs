@@ -1,7 +1,9 @@
 //! The terminal front end: run one race and finish the job after it.
 //!
 //! Race → (won) print the handoff block → [`after_win`] (cookie/transcript
-//! files, webhook, iMessage). Used by `pretix-race --headless`, the plain CLI
+//! files, notifications) → wait for the cart-expiry reminder. While the race
+//! runs, the listener task turns its events into notifications (started,
+//! listing seen, lost, health alerts), off the race path. Used by `pretix-race --headless`, the plain CLI
 //! and `pretix-race demo`; the output stream is a parameter so tests can read
 //! it. What happened comes back as an [`Outcome`] or a [`RunError`]; which
 //! exit code that is, is decided in [`crate::exit`], not here.
@@ -15,10 +17,12 @@ use url::Url;
 
 use crate::after_win::after_win;
 use crate::artifacts;
+use crate::cart::{CartOutcome, LostReason};
 use crate::config::Config;
 use crate::events::{Events, RaceEvent};
 use crate::handoff::{self, headless};
-use crate::notify::{Notifier, Notify};
+use crate::notify::health::Health;
+use crate::notify::{reminder, Message, Notifier, Notify};
 use crate::race::{Race, RaceEnd};
 use crate::report;
 use crate::session::{Session, SessionError};
@@ -87,43 +91,114 @@ pub async fn run(
         let live_responses = cfg.live_responses.clone();
         tokio::spawn(async move {
             let mut pending = Vec::new();
+            let mut health = Health::new();
+            let mut started = false;
             while let Some(ev) = rx.recv().await {
                 report::log(&ev);
                 artifacts::save_unknown_page(&live_responses, &ev);
-                if let RaceEvent::Detected { listing, target } = &ev {
-                    let (notifier, target, listing) =
-                        (notifier.clone(), target.clone(), listing.clone());
-                    pending.push(tokio::spawn(async move {
-                        notifier
-                            .detected(&target, &listing.ticket_type, &listing.price_text)
-                            .await
-                    }));
+                let notifier = notifier.clone();
+                match notification_for(&ev, &mut started, &mut health) {
+                    Some(Note::Detected {
+                        target,
+                        ticket,
+                        price,
+                    }) => {
+                        pending.push(tokio::spawn(async move {
+                            notifier.detected(&target, &ticket, &price).await
+                        }));
+                    }
+                    Some(Note::Message(msg)) => {
+                        pending.push(tokio::spawn(async move { notifier.notify(&msg).await }));
+                    }
+                    None => {}
                 }
             }
-            for p in pending {
-                if let Err(e) = p.await {
-                    tracing::warn!(cause = %e, "a detection notification did not finish");
-                }
-            }
+            pending
         })
     };
     let dry_run = cfg.dry_run;
     let race = Race::new(cfg.clone(), session)
         .events(Events::new(tx))
-        .cancel_token(cancel);
+        .cancel_token(cancel.clone());
     let end = race.run().await;
-    // The race dropped its sender: the reporter drains and finishes.
-    if let Err(e) = reporter.await {
-        tracing::warn!(cause = %e, "the event reporter did not finish");
+    // The race dropped its sender: the reporter drains and hands back the
+    // notifications still in flight; they finish after the handoff below.
+    let pending = match reporter.await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(cause = %e, "the event reporter did not finish");
+            Vec::new()
+        }
+    };
+    let result = finish_race(end, &cfg, &notifier, &cancel, dry_run, out).await;
+    for p in pending {
+        if let Err(e) = p.await {
+            tracing::warn!(cause = %e, "a notification did not finish");
+        }
     }
+    result
+}
 
+/// What the listener should send for one event.
+enum Note {
+    /// `--dry-run` saw a listing (also the `--webhook` payload).
+    Detected {
+        target: Url,
+        ticket: String,
+        price: String,
+    },
+    Message(Message),
+}
+
+/// The notification an event calls for, if any. `started` remembers that
+/// the start was announced; `health` watches for patterns worth an alert.
+fn notification_for(ev: &RaceEvent, started: &mut bool, health: &mut Health) -> Option<Note> {
+    match ev {
+        RaceEvent::Detected { listing, target } => Some(Note::Detected {
+            target: target.clone(),
+            ticket: listing.ticket_type.clone(),
+            price: listing.price_text.clone(),
+        }),
+        RaceEvent::MarketplaceFound { url } if !*started => {
+            *started = true;
+            Some(Note::Message(Message::started(url.as_str())))
+        }
+        RaceEvent::CartAttempt {
+            listing,
+            outcome: CartOutcome::Lost(reason),
+            ..
+        } => {
+            let why = match reason {
+                LostReason::BackToMarketplace => "sold to someone else",
+                LostReason::CartEmpty => "the cart was empty at checkout",
+                LostReason::TicketUnavailable => "the ticket became unavailable",
+                LostReason::Gone => "the listing was gone",
+            };
+            Some(Note::Message(Message::lost(&listing.ticket_type, why)))
+        }
+        _ => health
+            .observe(ev, std::time::Instant::now())
+            .map(Note::Message),
+    }
+}
+
+/// The race is over: hand over a win (then files, notifications and the
+/// reminder), or turn the end into an outcome or error.
+async fn finish_race(
+    end: RaceEnd,
+    cfg: &Config,
+    notifier: &Notifier,
+    cancel: &CancellationToken,
+    dry_run: bool,
+    out: &mut (dyn Write + Send),
+) -> Result<Outcome, RunError> {
     match end {
         RaceEnd::Won(win, summary) => {
             let msg = handoff::handoff_message(&win);
             // The block first: it is what the user needs. A failure to print
             // it is reported only after the files below hold the cart.
             let printed = headless::print(out, &msg, win.verified);
-            let saved = after_win(&cfg.live_responses, &win, &msg, &notifier).await;
+            let saved = after_win(&cfg.live_responses, &win, &msg, notifier).await;
             tracing::info!(
                 "done after {} poll(s), {} listing(s) seen, {} lost, {:.1} s",
                 summary.polls,
@@ -144,6 +219,19 @@ pub async fn run(
                 });
             }
             if win.verified {
+                if let Some(before) = notifier.remind_before() {
+                    let session = reminder::session_for(cfg, &win);
+                    reminder::remind(
+                        notifier,
+                        session.as_ref(),
+                        &win,
+                        before,
+                        chrono::Utc::now(),
+                        cancel,
+                        tokio::time::sleep,
+                    )
+                    .await;
+                }
                 Ok(Outcome::Won)
             } else {
                 Err(RunError::Unverified)
@@ -167,6 +255,49 @@ pub async fn run(
         }
         RaceEnd::CertificateRejected(failure) => Err(RunError::Certificate(failure)),
     }
+}
+
+/// Why `--notify-test` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyTestError {
+    #[error("--notify-test: no --notify URL (or --webhook) given")]
+    NoChannels,
+    #[error("could not print the results")]
+    Print(#[from] std::io::Error),
+}
+
+/// `--notify-test`: one sample of each kind to every configured channel;
+/// print per channel (masked) `ok (HTTP 200)` or `failed: <cause>`.
+/// `Ok(true)` when every channel took every sample.
+pub async fn notify_test(
+    notify: Notify,
+    out: &mut (dyn Write + Send),
+) -> Result<bool, NotifyTestError> {
+    notify_test_with(&Notifier::new(notify), out).await
+}
+
+/// [`notify_test`] with a ready notifier (tests point its bases at a
+/// local receiver).
+pub async fn notify_test_with(
+    notifier: &Notifier,
+    out: &mut (dyn Write + Send),
+) -> Result<bool, NotifyTestError> {
+    if notifier.channels().is_empty() {
+        return Err(NotifyTestError::NoChannels);
+    }
+    let results = notifier.test_all().await;
+    let mut all_ok = true;
+    for (channel, r) in &results {
+        match r {
+            Ok(d) => writeln!(out, "{channel}: ok ({d})")?,
+            Err(e) => {
+                all_ok = false;
+                writeln!(out, "{channel}: failed: {e}")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(all_ok)
 }
 
 #[cfg(test)]
@@ -261,6 +392,65 @@ mod tests {
             "{end:?}"
         );
         assert!(end.unwrap_err().to_string().contains("fallback script"));
+    }
+
+    #[test]
+    fn race_events_become_notifications_once_and_by_structure() {
+        use crate::notify::Kind;
+        use crate::parse::Listing;
+        let listing = Listing {
+            ticket_type: "Ticket – Type A".into(),
+            price_text: "190.00 EUR".into(),
+            price: None,
+            form_action: "/buy".into(),
+            csrf_token: "t".into(),
+        };
+        let kind = |n: Option<Note>| match n {
+            Some(Note::Message(m)) => Some(m.kind),
+            Some(Note::Detected { .. }) => Some(Kind::Detected),
+            None => None,
+        };
+        let (mut started, mut health) = (false, Health::new());
+        let found = RaceEvent::MarketplaceFound {
+            url: Url::parse("https://h.example/o/e/secondhand/").unwrap(),
+        };
+        assert_eq!(
+            kind(notification_for(&found, &mut started, &mut health)),
+            Some(Kind::Started)
+        );
+        // rediscovery after a lost session does not announce a new start
+        assert_eq!(
+            kind(notification_for(&found, &mut started, &mut health)),
+            None
+        );
+        let lost = RaceEvent::CartAttempt {
+            listing: listing.clone(),
+            outcome: CartOutcome::Lost(LostReason::BackToMarketplace),
+            latency: std::time::Duration::from_millis(80),
+        };
+        let Some(Note::Message(m)) = notification_for(&lost, &mut started, &mut health) else {
+            panic!("a lost race is told");
+        };
+        assert_eq!(m.kind, Kind::Lost);
+        assert!(m.body.contains("Ticket – Type A"), "{}", m.body);
+        // a 429 on the buy is not a loss
+        let limited = RaceEvent::CartAttempt {
+            listing,
+            outcome: CartOutcome::RateLimited { retry_after: None },
+            latency: std::time::Duration::from_millis(80),
+        };
+        assert_eq!(
+            kind(notification_for(&limited, &mut started, &mut health)),
+            None
+        );
+        assert_eq!(
+            kind(notification_for(
+                &RaceEvent::MarketplaceInactive,
+                &mut started,
+                &mut health
+            )),
+            Some(Kind::Health)
+        );
     }
 
     #[tokio::test]

@@ -97,6 +97,7 @@ pub async fn run(
         webhook: args.webhook.clone(),
         imessage: args.imessage.clone(),
         webhook_policy: None,
+        ..Notify::default()
     });
     let target = site.join("event/secondhand/").unwrap_or(site);
     notifier.test_handoff(&target, &msg).await;
