@@ -5,13 +5,10 @@
 
 use std::io::Write;
 
-use pretix_race_shared::protocol::Handoff;
-use pretix_race_shared::script::cookie_store_script;
-use pretix_race_shared::{Cookie, SameSite};
 use url::Url;
 
 use crate::cli::TestHandoffArgs;
-use crate::handoff::headless;
+use crate::handoff::{fake_handoff, headless};
 use crate::notify::{Notifier, Notify};
 
 /// Why the test handoff did not go through.
@@ -21,64 +18,6 @@ pub enum TestHandoffError {
     BadUrl(String),
     #[error("could not print the test handoff")]
     NotPrinted(#[source] std::io::Error),
-}
-
-/// Fake session cookies for `origin`, shaped like pretix's real ones.
-pub fn fake_cookies(site: &Url) -> Vec<Cookie> {
-    let host = site.host_str().unwrap_or("localhost").to_string();
-    let mk =
-        |name: &str, value: &str, http_only: bool, same_site: SameSite, partitioned: bool| Cookie {
-            name: name.into(),
-            value: value.into(),
-            domain: host.clone(),
-            host_only: true,
-            path: "/".into(),
-            secure: true,
-            http_only,
-            same_site: Some(same_site),
-            partitioned,
-            expires: None,
-        };
-    vec![
-        mk(
-            "__QXSESSION",
-            "testhandoff0000000000000000000qx",
-            true,
-            SameSite::Lax,
-            false,
-        ),
-        mk(
-            "__Host-pretix_csrftoken",
-            "TestHandoffCsrf00000000000000000",
-            false,
-            SameSite::None,
-            true,
-        ),
-        mk(
-            "__Host-pretix_session",
-            "testhandoffsession00000000000000",
-            true,
-            SameSite::None,
-            true,
-        ),
-    ]
-}
-
-/// The fake win as a handoff message.
-pub fn fake_handoff(site: &Url) -> Handoff {
-    let cookies = fake_cookies(site);
-    let checkout = site
-        .join("event/checkout/questions/")
-        .map(|u| u.to_string())
-        .unwrap_or_else(|_| site.to_string());
-    Handoff {
-        checkout_url: checkout,
-        cookie_script: cookie_store_script(&cookies),
-        cookies,
-        ticket: "Ticket – Test Handoff".into(),
-        price: "0.00 EUR".into(),
-        expires_at: None,
-    }
 }
 
 /// Print the fake handoff and send the notifications the user asked for.

@@ -16,11 +16,10 @@ use crate::artifacts;
 use crate::cart::{CartOutcome, LostReason};
 use crate::config::Config;
 use crate::events::{Events, RaceEvent, WaitReason};
-use crate::handoff::handoff_message;
+use crate::handoff::{fake_handoff, handoff_message};
 use crate::notify::{Notifier, Notify};
 use crate::race::{Race, RaceEnd, Summary};
 use crate::session::Session;
-use crate::test_handoff::fake_handoff;
 
 pub(super) struct Host {
     out: mpsc::UnboundedSender<FromHost>,

@@ -407,7 +407,7 @@ impl Notifier {
                 let target = WebUrl::parse("https://tickets.example.com/org/event/secondhand/")
                     .expect("valid");
                 let site = WebUrl::parse("https://tickets.example.com/").expect("valid");
-                let fake = crate::test_handoff::fake_handoff(&site);
+                let fake = crate::handoff::fake_handoff(&site);
                 msg.legacy = Some(webhook::Payload::in_cart(&target, &fake));
             }
             for (name, r) in self.deliver_all(&msg).await {
