@@ -90,7 +90,8 @@ impl Jar {
         };
         let now = unix_now();
         let expires = match (parsed.max_age(), parsed.expires_datetime()) {
-            (Some(age), _) => Some(now + age.whole_seconds()),
+            // Saturating: `Max-Age=99999999999999999999` arrives as i64::MAX seconds.
+            (Some(age), _) => Some(now.saturating_add(age.whole_seconds())),
             (None, Some(at)) => Some(at.unix_timestamp()),
             (None, None) => None,
         };
