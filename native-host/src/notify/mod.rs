@@ -37,8 +37,11 @@ impl Notifier {
         }
         let client = match &settings.webhook {
             None => None,
-            Some(_) => match webhook::client() {
-                Ok(c) => Some(c),
+            Some(url) => match webhook::client() {
+                Ok(c) => {
+                    webhook::warn_if_plain_http(url);
+                    Some(c)
+                }
                 Err(e) => {
                     tracing::error!(cause = %e, "the webhook is disabled for this run");
                     None
