@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The pretix-race Chrome extension, in Rust compiled to WASM.
 //!
 //! Two entry points, each started by a few lines of JavaScript in

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! pretix-race: win the race for resale tickets on pretix secondhand
 //! marketplaces.
 //!

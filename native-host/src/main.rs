@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! `pretix-race`: a thin shell over the library. Parse the command line, set
 //! up logging and the runtime, pick the mode, and turn what came back into
 //! an exit code. This is the only place that reports a run's error to the

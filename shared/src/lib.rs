@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Everything the pretix-race host and its Chrome extension must agree on.
 //!
 //! The host (`native-host/`, a normal binary) and the extension (`extension/`,

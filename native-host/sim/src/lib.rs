@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! A simulated pretix "secondhand" ticket marketplace.
 //!
 //! Racing for resale tickets can't be practised against the real shop (you

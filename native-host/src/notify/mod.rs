@@ -172,6 +172,12 @@ impl Notifier {
                 legacy: true,
             });
         }
+        // Cookies and checkout links must not cross the internet unencrypted.
+        for c in &channels {
+            if let Channel::Json { url, .. } = c {
+                webhook::warn_if_plain_http(url);
+            }
+        }
         let needs_http = channels.iter().any(|c| !matches!(c, Channel::Mail(_)));
         let client = match needs_http {
             false => None,

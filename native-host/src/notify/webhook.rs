@@ -77,6 +77,43 @@ pub fn client() -> Result<reqwest::Client, WebhookError> {
         .map_err(WebhookError::Client)
 }
 
+/// Whether a POST to `url` would carry the payload unencrypted across a
+/// network: plain `http://` to anything but this machine.
+///
+/// The in-cart payload holds the shop's session cookies (and the fallback
+/// script that sets them), so whoever sees it can take over the cart. Over
+/// loopback (`127.0.0.0/8`, `::1`, `localhost`) nothing leaves the machine, and a
+/// local relay is a legitimate setup; anywhere else it is worth a warning.
+/// Hosts are compared structurally (the parsed [`url::Host`]), never as text
+/// prefixes, so `127.0.0.1.evil.example` is not loopback.
+pub fn is_plain_http_to_remote(url: &Url) -> bool {
+    if url.scheme() != "http" {
+        return false;
+    }
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => !ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => !ip.is_loopback(),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name != "localhost" && !name.ends_with(".localhost")
+        }
+        None => true,
+    }
+}
+
+/// Say once, when the run starts, that the webhook would send the cart's
+/// cookies in the clear. A warning, not an error: the user may have a reason
+/// (a trusted LAN), and refusing would cost them the notification.
+pub fn warn_if_plain_http(url: &Url) {
+    if is_plain_http_to_remote(url) {
+        // Host only: the URL's path or query may itself hold a secret token.
+        tracing::warn!(
+            host = url.host_str().unwrap_or_default(),
+            "webhook is plain http to a non-loopback host: the cart's cookies would travel unencrypted (use https://)"
+        );
+    }
+}
+
 /// Why one POST did not count as delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum AttemptError {
@@ -153,6 +190,28 @@ pub async fn send(
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn plain_http_is_flagged_only_off_this_machine() {
+        let flagged = |u: &str| is_plain_http_to_remote(&Url::parse(u).unwrap());
+        // Off the machine, in the clear.
+        assert!(flagged("http://hooks.example/x"));
+        assert!(flagged("http://192.168.1.10:8080/hook"));
+        assert!(flagged("http://[2001:db8::1]/hook"));
+        // Text that merely starts like loopback is not loopback.
+        assert!(flagged("http://127.0.0.1.evil.example/hook"));
+        assert!(flagged("http://localhost.evil.example/hook"));
+        // Loopback in every spelling.
+        assert!(!flagged("http://127.0.0.1:9000/hook"));
+        assert!(!flagged("http://127.8.9.10/hook"));
+        assert!(!flagged("http://[::1]:9000/hook"));
+        assert!(!flagged("http://localhost/hook"));
+        assert!(!flagged("http://LocalHost./hook"));
+        assert!(!flagged("http://relay.localhost/hook"));
+        // Encrypted is fine anywhere.
+        assert!(!flagged("https://hooks.example/x"));
+        assert!(!flagged("https://192.168.1.10/hook"));
+    }
 
     fn quick(attempts: u32) -> Policy {
         Policy {
