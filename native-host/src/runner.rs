@@ -14,13 +14,13 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::after_win::after_win;
-use crate::artifacts;
+use crate::artifacts::DebugPages;
 use crate::config::Config;
 use crate::events::{Events, RaceEvent};
 use crate::handoff::{self, headless};
 use crate::notify::{Notifier, Notify};
 use crate::race::{Race, RaceEnd};
-use crate::report;
+use crate::report::Reporter;
 use crate::session::{Session, SessionError};
 
 /// How a race that did not fail ended.
@@ -82,11 +82,16 @@ pub async fn run(
         let notifier = notifier.clone();
         let live_responses = cfg.live_responses.clone();
         tokio::spawn(async move {
-            let mut pending = Vec::new();
+            let mut reporter = Reporter::default();
+            let mut debug_pages = DebugPages::new(&live_responses);
+            let mut pending: Vec<tokio::task::JoinHandle<()>> = Vec::new();
             while let Some(ev) = rx.recv().await {
-                report::log(&ev);
-                artifacts::save_unknown_page(&live_responses, &ev);
+                reporter.log(&ev);
+                debug_pages.on_event(&ev);
                 if let RaceEvent::Detected { listing, target } = &ev {
+                    // Finished notifications are dropped, so a dry run left
+                    // on for weeks keeps only those still in flight.
+                    pending.retain(|p| !p.is_finished());
                     let (notifier, target, listing) =
                         (notifier.clone(), target.clone(), listing.clone());
                     pending.push(tokio::spawn(async move {
