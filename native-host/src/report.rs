@@ -708,4 +708,150 @@ mod tests {
         assert_eq!(records[4]["fields"]["bytes"], 3);
         assert_eq!(records[6]["fields"]["cause"], "connection refused");
     }
+
+    fn polled(poll: u64, status: u16, ms: u64) -> RaceEvent {
+        RaceEvent::Polled {
+            poll,
+            status,
+            latency: Duration::from_millis(ms),
+            page: if status == 200 { "empty" } else { "error" },
+            listings: 0,
+        }
+    }
+
+    /// Run `f` with a JSON subscriber; one parsed record per line.
+    fn json_records_of(f: impl FnOnce()) -> Vec<Value> {
+        let buf = Buffer::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        out.lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn routine_poll_lines_move_to_debug_after_the_first_few() {
+        let records = json_records_of(|| {
+            let mut r = Reporter::new(HEARTBEAT_PERIOD, 5);
+            for poll in 1..=100 {
+                r.log(&polled(poll, 200, 10));
+            }
+            // not routine: always at info/warn
+            r.log(&RaceEvent::Polled {
+                poll: 101,
+                status: 200,
+                latency: Duration::from_millis(10),
+                page: "listings",
+                listings: 2,
+            });
+        });
+        assert_eq!(records.len(), 101);
+        let at_info: Vec<u64> = records
+            .iter()
+            .filter(|r| r["level"] == "INFO")
+            .map(|r| r["fields"]["poll"].as_u64().unwrap())
+            .collect();
+        assert_eq!(at_info, [1, 2, 3, 4, 5, 101]);
+        // the quiet lines keep their fields
+        assert_eq!(records[50]["level"], "DEBUG");
+        assert_eq!(records[50]["fields"]["race_event"], "polled");
+        assert_eq!(records[50]["fields"]["poll"], 51);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_heartbeat_every_period_summarises_polls_statuses_and_latency() {
+        let period = Duration::from_secs(300);
+        let buf = Buffer::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let records = || -> Vec<Value> {
+            let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+            out.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        let beats = |rs: &[Value]| -> Vec<Value> {
+            rs.iter()
+                .filter(|r| r["fields"]["race_event"] == "heartbeat")
+                .cloned()
+                .collect()
+        };
+
+        let mut r = Reporter::new(period, 5);
+        // 298 answers of 1..=298 ms, two 429s at 900 ms
+        for i in 1..=298u64 {
+            r.log(&polled(i, 200, i));
+        }
+        r.log(&polled(299, 429, 900));
+        r.log(&polled(300, 429, 900));
+        tokio::time::advance(period - Duration::from_secs(1)).await;
+        r.log(&RaceEvent::Problem {
+            message: "connection reset".into(),
+        });
+        assert!(
+            beats(&records()).is_empty(),
+            "no heartbeat before the period"
+        );
+        assert_eq!(r.window().polls, 300);
+
+        // The paused clock moves past the period; the next event brings it.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        r.log(&RaceEvent::MarketplaceFound {
+            url: Url::parse("https://shop.invalid/m/").unwrap(),
+        });
+        let all = records();
+        let beats = beats(&all);
+        assert_eq!(beats.len(), 1, "{all:#?}");
+        assert_eq!(beats[0]["level"], "INFO");
+        let hb = &beats[0]["fields"];
+        assert_eq!(hb["polls"], 300);
+        assert_eq!(hb["statuses"], "200×298 429×2");
+        assert_eq!(hb["problems"], 1);
+        // p50 of 1..=298 ms plus two at 900 ms is ~150 ms: within a bucket
+        let p50 = hb["latency_p50_ms"].as_u64().unwrap();
+        assert!((125..=151).contains(&p50), "{p50}");
+        assert_eq!(hb["latency_max_ms"], 900);
+        assert!(hb["message"].as_str().unwrap().contains("200×298 429×2"));
+        assert_eq!(r.window().polls, 0, "a new window started");
+        // only 5 routine poll lines reached info, plus the 429s and the rest
+        let polled_info = all
+            .iter()
+            .filter(|r| r["fields"]["race_event"] == "polled")
+            .count();
+        assert_eq!(polled_info, 5 + 2);
+    }
+
+    #[test]
+    fn the_latency_histogram_is_fixed_size_and_close_enough() {
+        let mut h = LatencyHistogram::default();
+        assert_eq!(h.quantile(0.5), None);
+        for us in 1..=100_000u64 {
+            h.record(Duration::from_micros(us));
+        }
+        assert_eq!(h.count(), 100_000);
+        assert_eq!(h.max(), Some(Duration::from_micros(100_000)));
+        let p50 = h.quantile(0.5).unwrap().as_micros() as f64;
+        // a quarter octave: within 19 % below the true 50 000 µs
+        assert!((50_000.0 * 0.81..=50_000.0).contains(&p50), "{p50}");
+        // bucket bounds are increasing and each value lands at or above its
+        // bucket's lower bound
+        for b in 1..LatencyHistogram::BUCKETS {
+            assert!(LatencyHistogram::lower_bound(b) >= LatencyHistogram::lower_bound(b - 1));
+        }
+        for us in [1u64, 2, 3, 5, 7, 100, 1_000_003, u64::MAX] {
+            let b = LatencyHistogram::bucket(us);
+            assert!(LatencyHistogram::lower_bound(b) <= us, "{us}");
+        }
+    }
 }
