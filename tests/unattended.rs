@@ -145,7 +145,10 @@ async fn an_odd_page_on_every_poll_is_saved_once_and_logged_quietly() {
     let saved = files(&shop.cfg.live_responses);
     assert_eq!(saved.len(), 1, "one file for one page shape: {saved:?}");
     assert!(saved[0].starts_with("unknown_") && saved[0].ends_with(".html"));
-    assert_eq!(messages_containing(&records, "INFO", "unexpected page saved"), 1);
+    assert_eq!(
+        messages_containing(&records, "INFO", "unexpected page saved"),
+        1
+    );
     // the per-poll line about the odd page: the first few loud, then debug
     let levels = level_of(&records, "unknown_page");
     assert_eq!(levels.len() as u64, odd);
