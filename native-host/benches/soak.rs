@@ -108,11 +108,12 @@ fn scenario(kind: &str, minutes: u64) -> Scenario {
     s
 }
 
-fn markdown(kind: &str, minutes: u64, rows: &[Sample], note: &str) -> String {
+fn markdown(kind: &str, minutes: u64, sample: Duration, rows: &[Sample], note: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "Scenario `{kind}`, {minutes} min planned, `--interval 1`, sampled every row below.{note}\n"
+        "Scenario `{kind}`, {minutes} min planned, `--interval 1`, a sample every {} s.{note}\n",
+        sample.as_secs()
     );
     let _ = writeln!(
         s,
@@ -242,7 +243,8 @@ async fn main() {
             row.log_bytes as f64 / 1024.0
         );
         rows.push(row);
-        std::fs::write(&out, markdown(&kind, minutes, &rows, &note)).expect("table written");
+        std::fs::write(&out, markdown(&kind, minutes, sample, &rows, &note))
+            .expect("table written");
         if next >= total {
             break;
         }
@@ -260,7 +262,7 @@ async fn main() {
         " Stopped with SIGINT: {status}; final log {:.1} KiB.",
         log_bytes as f64 / 1024.0
     );
-    std::fs::write(&out, markdown(&kind, minutes, &rows, &note)).expect("table written");
+    std::fs::write(&out, markdown(&kind, minutes, sample, &rows, &note)).expect("table written");
     println!("soak: done ({status}); table in {}", out.display());
     sim.shutdown();
 }
