@@ -390,10 +390,12 @@ impl Reporter {
         let w = std::mem::take(&mut self.window);
         self.since = now;
         let statuses = w.status_summary();
-        let p50_ms = w.latency.quantile(0.5).map(|d| d.as_millis() as u64);
-        let max_ms = w.latency.max().map(|d| d.as_millis() as u64);
-        let p50 = p50_ms.map_or("-".into(), |ms| format!("{ms} ms"));
-        let max = max_ms.map_or("-".into(), |ms| format!("{ms} ms"));
+        // µs in the fields (like `latency_us` on each poll); the sentence
+        // in ms with a decimal, as loopback and nearby shops answer in < 1 ms.
+        let p50_us = w.latency.quantile(0.5).map(micros);
+        let max_us = w.latency.max().map(micros);
+        let ms = |us: Option<u64>| us.map_or("-".into(), |us| format!("{:.1} ms", us as f64 / 1e3));
+        let (p50, max) = (ms(p50_us), ms(max_us));
         info!(
             race_event = "heartbeat",
             polls = w.polls,
@@ -402,8 +404,8 @@ impl Reporter {
             unknown_pages = w.unknown_pages,
             listings = w.listings,
             buys = w.buys,
-            latency_p50_ms = p50_ms,
-            latency_max_ms = max_ms,
+            latency_p50_us = p50_us,
+            latency_max_us = max_us,
             window_min = minutes,
             "alive: {} poll(s) in {minutes:.1} min ({statuses}), latency p50 {p50} max {max}, \
              {} listing(s), {} buy(s), {} problem(s), {} odd page(s)",
@@ -819,9 +821,10 @@ mod tests {
         assert_eq!(hb["statuses"], "200×298 429×2");
         assert_eq!(hb["problems"], 1);
         // p50 of 1..=298 ms plus two at 900 ms is ~150 ms: within a bucket
-        let p50 = hb["latency_p50_ms"].as_u64().unwrap();
-        assert!((125..=151).contains(&p50), "{p50}");
-        assert_eq!(hb["latency_max_ms"], 900);
+        let p50 = hb["latency_p50_us"].as_u64().unwrap();
+        assert!((125_000..=150_000).contains(&p50), "{p50}");
+        assert_eq!(hb["latency_max_us"], 900_000);
+        assert!(hb["message"].as_str().unwrap().contains("max 900.0 ms"));
         assert!(hb["message"].as_str().unwrap().contains("200×298 429×2"));
         assert_eq!(r.window().polls, 0, "a new window started");
         // only 5 routine poll lines reached info, plus the 429s and the rest
