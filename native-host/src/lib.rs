@@ -31,6 +31,7 @@ pub use pretix_race_core::{backoff, cookies, decide, discover, parse};
 
 pub mod after_win;
 pub mod artifacts;
+pub mod bounded;
 pub mod cart;
 pub mod cli;
 pub mod config;

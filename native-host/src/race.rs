@@ -20,7 +20,6 @@
 //! anything that stops the race early is a [`Halt`], carried by `?` up to
 //! [`Race::run`], which alone builds the [`RaceEnd`] (with the summary).
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::backoff::{self, Ladders};
+use crate::bounded::BoundedSet;
 use crate::cart::{self, Attempt, CartOutcome, Follow, TaskWait, Transcript};
 use crate::config::Config;
 use crate::decide;
@@ -91,6 +91,11 @@ pub enum RaceEnd {
 /// moved, a language prefix) before we stop following.
 const EVENT_PAGE_HOPS: usize = 5;
 
+/// How many listings (form actions) the race remembers as seen or settled.
+/// A marketplace shows a handful at a time; ten thousand is weeks of a busy
+/// shop, and keeps memory fixed however long the race runs.
+pub const REMEMBERED_LISTINGS: usize = 10_000;
+
 /// What one poll means for the loop.
 enum PollOutcome {
     /// A cart is ours: the race is over.
@@ -134,10 +139,11 @@ pub struct Race {
     /// The 429 ladder and the trouble ladder; a good response resets both.
     ladders: Ladders,
     summary: Summary,
-    /// Listings seen so far (by form action), for the counter.
-    seen: HashSet<String>,
+    /// Listings seen so far (by form action), for the counter. Bounded:
+    /// weeks of polling must not grow memory (see [`crate::bounded`]).
+    seen: BoundedSet<String>,
     /// Listings that are settled for us: lost, or reported in dry-run.
-    done: HashSet<String>,
+    done: BoundedSet<String>,
     /// How a queued buy (pretix's `?async_id=` task) is waited for.
     task_wait: TaskWait,
 }
@@ -154,8 +160,8 @@ impl Race {
             cancel: CancellationToken::new(),
             rng: StdRng::from_os_rng(),
             summary: Summary::default(),
-            seen: HashSet::new(),
-            done: HashSet::new(),
+            seen: BoundedSet::new(REMEMBERED_LISTINGS),
+            done: BoundedSet::new(REMEMBERED_LISTINGS),
             task_wait: TaskWait::default(),
         }
     }

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::after_win::after_win;
-use crate::artifacts;
+use crate::artifacts::DebugPages;
 use crate::cart::{CartOutcome, LostReason};
 use crate::config::Config;
 use crate::events::{Events, RaceEvent};
@@ -24,7 +24,7 @@ use crate::handoff::{self, headless};
 use crate::notify::health::Health;
 use crate::notify::{reminder, Message, Notifier, Notify};
 use crate::race::{Race, RaceEnd};
-use crate::report;
+use crate::report::Reporter;
 use crate::session::{Session, SessionError};
 use crate::tls::CertFailure;
 
@@ -90,14 +90,22 @@ pub async fn run(
         let notifier = notifier.clone();
         let live_responses = cfg.live_responses.clone();
         tokio::spawn(async move {
-            let mut pending = Vec::new();
+            let mut reporter = Reporter::default();
+            let mut debug_pages = DebugPages::new(&live_responses);
+            let mut pending: Vec<tokio::task::JoinHandle<()>> = Vec::new();
             let mut health = Health::new();
             let mut started = false;
             while let Some(ev) = rx.recv().await {
-                report::log(&ev);
-                artifacts::save_unknown_page(&live_responses, &ev);
+                reporter.log(&ev);
+                debug_pages.on_event(&ev);
                 let notifier = notifier.clone();
-                match notification_for(&ev, &mut started, &mut health) {
+                let note = notification_for(&ev, &mut started, &mut health);
+                if note.is_some() {
+                    // Finished notifications are dropped, so a dry run left
+                    // on for weeks keeps only those still in flight.
+                    pending.retain(|p| !p.is_finished());
+                }
+                match note {
                     Some(Note::Detected {
                         target,
                         ticket,

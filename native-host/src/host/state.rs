@@ -12,13 +12,14 @@ use url::Url;
 use super::transport::Inbound;
 use super::{data_dir, HostError};
 use crate::after_win::after_win;
-use crate::artifacts;
+use crate::artifacts::DebugPages;
 use crate::cart::{CartOutcome, LostReason};
 use crate::config::Config;
 use crate::events::{Events, RaceEvent, WaitReason};
 use crate::handoff::{fake_handoff, handoff_message};
 use crate::notify::{Notifier, Notify};
 use crate::race::{Race, RaceEnd, Summary};
+use crate::report::Reporter;
 use crate::session::Session;
 
 pub(super) struct Host {
@@ -28,6 +29,10 @@ pub(super) struct Host {
     events: Option<mpsc::UnboundedReceiver<RaceEvent>>,
     /// Settings of the current race, for the files after a win.
     cfg: Option<Config>,
+    /// Quiets routine lines and logs a heartbeat (see [`Reporter`]).
+    reporter: Reporter,
+    /// Odd pages of the current race, once per shape, capped.
+    debug_pages: Option<DebugPages>,
 }
 
 impl Host {
@@ -45,6 +50,8 @@ impl Host {
             race: None,
             events: None,
             cfg: None,
+            reporter: Reporter::default(),
+            debug_pages: None,
         }
     }
 
@@ -177,13 +184,15 @@ impl Host {
             .cancel_token(cancel.clone());
         self.race = Some((cancel, tokio::spawn(race.run())));
         self.events = Some(rx);
+        self.reporter = Reporter::default();
+        self.debug_pages = Some(DebugPages::new(&cfg.live_responses));
         self.cfg = Some(cfg);
     }
 
     fn on_event(&mut self, ev: RaceEvent) {
-        crate::report::log(&ev);
-        if let Some(cfg) = &self.cfg {
-            artifacts::save_unknown_page(&cfg.live_responses, &ev);
+        self.reporter.log(&ev);
+        if let Some(pages) = &mut self.debug_pages {
+            pages.on_event(&ev);
         }
         let s = &mut self.status;
         match &ev {
