@@ -16,11 +16,10 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::AhoCorasick;
 use memchr::memmem::{Finder, FinderRev};
 use regex::Regex;
 
-use super::scan::finder;
+use super::scan::{find_ascii_ci, finder};
 use super::{collapse_ws, decode_entities, Listing, Price};
 
 static PANEL: LazyLock<Finder<'static>> = LazyLock::new(|| finder("panel panel-default"));
@@ -29,14 +28,6 @@ static FORM_TAG: LazyLock<FinderRev<'static>> =
     LazyLock::new(|| FinderRev::new(FORM_OPEN.as_bytes()));
 static TITLE: LazyLock<Finder<'static>> = LazyLock::new(|| finder(r#"<h3 class="panel-title">"#));
 static PRICE: LazyLock<Finder<'static>> = LazyLock::new(|| finder(r#"<h2 class="text-primary">"#));
-/// `buy/` in any case, as `(?i)` reads it (no letter in it has a non-ASCII
-/// case variant).
-static BUY_ANY_CASE: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build(["buy/"])
-        .expect("valid needle")
-});
 /// A form whose action points at a buy URL, however the markup is spelled.
 /// ASCII word boundaries (`(?-u:\b)`): the Unicode ones make the regex crate
 /// leave its DFA for a slower engine on any page with a non-ASCII character.
@@ -52,7 +43,6 @@ pub(crate) fn warm_up() {
     }
     LazyLock::force(&FORM_TAG);
     LazyLock::force(&BUY_MARKER);
-    LazyLock::force(&BUY_ANY_CASE);
 }
 
 /// Listings the fast path can read. Pieces that lack any part are skipped
@@ -168,16 +158,14 @@ pub fn buy_form_markers(html: &str) -> usize {
     let bytes = html.as_bytes();
     let mut count = 0;
     let mut done = 0;
-    for found in BUY_ANY_CASE.find_iter(bytes) {
-        let at = found.start();
-        if at < done {
-            continue;
-        }
+    // `buy/` in any case, as `(?i)` reads it (none of its letters has a
+    // non-ASCII case twin); `y` is the rarest of its bytes in HTML.
+    while let Some(at) = find_ascii_ci(bytes, b"buy/", 2, done) {
         let start = memchr::memrchr(b'>', &bytes[..at]).map_or(0, |i| i + 1);
         let end = memchr::memchr(b'>', &bytes[at..]).map_or(bytes.len(), |i| at + i);
         // Both ends are at a `>` or the page's ends: character boundaries.
         count += BUY_MARKER.find_iter(&html[start..end]).count();
-        done = end;
+        done = end.max(at + 1);
     }
     count
 }

@@ -30,6 +30,49 @@ pub(crate) fn warm_up() {
     LazyLock::force(&COMMENT_END);
 }
 
+/// The first place at or after `from` where `needle` (ASCII) occurs, ASCII
+/// case ignored. The search runs `memchr2` over the needle's byte at `pivot`
+/// in both cases (pick one rare in HTML, `w` rather than `s`) and compares
+/// the window around each hit: SIMD speed where a case-blind automaton walks
+/// byte by byte.
+pub(crate) fn find_ascii_ci(hay: &[u8], needle: &[u8], pivot: usize, from: usize) -> Option<usize> {
+    let (lower, upper) = (
+        needle[pivot].to_ascii_lowercase(),
+        needle[pivot].to_ascii_uppercase(),
+    );
+    let mut at = from + pivot;
+    while at < hay.len() {
+        let hit = at + memchr::memchr2(lower, upper, &hay[at..])?;
+        let start = hit - pivot;
+        if hay
+            .get(start..start + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+        {
+            return Some(start);
+        }
+        at = hit + 1;
+    }
+    None
+}
+
+/// Could a `(?i)` regex holding the ASCII word `needle` match `html`? Unicode
+/// case folding pairs `s` with `ſ` (U+017F) and `k` with the Kelvin sign
+/// (U+212A), so a page holding either of those is always a "maybe".
+pub(crate) fn may_hold_word(html: &str, needle: &str, pivot: usize) -> bool {
+    let bytes = html.as_bytes();
+    find_ascii_ci(bytes, needle.as_bytes(), pivot, 0).is_some() || folds_to_ascii(bytes)
+}
+
+/// Does the page hold one of the two non-ASCII characters `(?i)` folds onto
+/// an ASCII letter, `ſ` (U+017F) or `K` (U+212A)? Their lead bytes (0xC5,
+/// 0xE2) are rare in pretix's pages, so a `memchr2` over them is cheap.
+fn folds_to_ascii(bytes: &[u8]) -> bool {
+    const LONG_S: &[u8] = "\u{17f}".as_bytes();
+    const KELVIN: &[u8] = "\u{212a}".as_bytes();
+    memchr::memchr2_iter(LONG_S[0], KELVIN[0], bytes)
+        .any(|i| bytes[i..].starts_with(LONG_S) || bytes[i..].starts_with(KELVIN))
+}
+
 /// Elements that never have content or an end tag.
 const VOID: [&str; 14] = [
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",

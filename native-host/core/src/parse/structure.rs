@@ -21,7 +21,10 @@
 
 use std::sync::LazyLock;
 
+use memchr::memmem::Finder;
 use regex::Regex;
+
+use super::scan::may_hold_word;
 
 /// Path segment of the marketplace (the plugin's URL, the same in every
 /// language).
@@ -75,6 +78,9 @@ static HEADLINE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// `(403)` in Django's CSRF page: no letter, so an exact search gates it.
+static FORBIDDEN: LazyLock<Finder<'static>> = LazyLock::new(|| super::scan::finder("(403)"));
+
 /// Force this module's regexes (see [`super::warm_up`]).
 pub(crate) fn warm_up() {
     for r in [
@@ -82,6 +88,7 @@ pub(crate) fn warm_up() {
     ] {
         LazyLock::force(r);
     }
+    LazyLock::force(&FORBIDDEN);
 }
 
 /// pretix's page shell: the `<body data-locale>` its base template writes,
@@ -98,7 +105,8 @@ pub fn has_checkout_markup(html: &str) -> bool {
 
 /// An `<input type="password">`: the shop wants a login.
 pub fn has_password_input(html: &str) -> bool {
-    PASSWORD.is_match(html)
+    // Gated by a SIMD search for the word: almost no page has one.
+    may_hold_word(html, "password", 4) && PASSWORD.is_match(html)
 }
 
 /// The shop front's product list (categories and product rows), which pretix
@@ -111,7 +119,9 @@ pub fn has_product_list(html: &str) -> bool {
 /// headline, in Django's own translations, also counts, for shops that
 /// restyle the page.
 pub fn is_csrf_failure(html: &str) -> bool {
-    SUMMARY.is_match(html) || HEADLINE.is_match(html)
+    // `\(403\)` has no letter: a plain search gates the first regex.
+    (FORBIDDEN.find(html.as_bytes()).is_some() && SUMMARY.is_match(html))
+        || (may_hold_word(html, "csrf", 3) && HEADLINE.is_match(html))
 }
 
 /// A message box pretix shows for an error (`alert-danger`) that is not part
