@@ -18,14 +18,12 @@ pub(crate) fn finder(needle: &'static str) -> Finder<'static> {
     Finder::new(needle.as_bytes())
 }
 
-static ALERT_DANGER: LazyLock<Finder<'static>> = LazyLock::new(|| finder("alert-danger"));
 static ALERT_DANGER_REV: LazyLock<FinderRev<'static>> =
     LazyLock::new(|| FinderRev::new(b"alert-danger"));
 static COMMENT_END: LazyLock<Finder<'static>> = LazyLock::new(|| finder("-->"));
 
 /// Force this module's finders (see [`super::warm_up`]).
 pub(crate) fn warm_up() {
-    LazyLock::force(&ALERT_DANGER);
     LazyLock::force(&ALERT_DANGER_REV);
     LazyLock::force(&COMMENT_END);
 }
@@ -126,6 +124,7 @@ pub fn error_box_outside_panel(html: &str) -> bool {
                 .classes
                 .split_ascii_whitespace()
                 .any(|c| c == "alert-danger")
+                && tag.closed
                 && panels == 0
             {
                 return true;
@@ -179,6 +178,9 @@ pub(crate) struct StartTag<'a> {
     pub self_closing: bool,
     /// Just past the closing `>` (or the end of the page).
     pub end: usize,
+    /// Closed by `>`. A tag cut off by the end of the page is no element
+    /// (HTML drops it), so its classes do not count.
+    pub closed: bool,
 }
 
 /// Read the attributes of a start tag whose name ended at `from`: quoted
@@ -188,6 +190,7 @@ pub(crate) fn start_tag(html: &str, from: usize) -> StartTag<'_> {
     let mut classes = None;
     let mut i = from;
     let mut self_closing = false;
+    let mut closed = false;
     loop {
         while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
             i += 1;
@@ -196,6 +199,7 @@ pub(crate) fn start_tag(html: &str, from: usize) -> StartTag<'_> {
             None => break,
             Some(b'>') => {
                 i += 1;
+                closed = true;
                 break;
             }
             Some(b'/') => {
@@ -252,6 +256,7 @@ pub(crate) fn start_tag(html: &str, from: usize) -> StartTag<'_> {
         classes: classes.unwrap_or(""),
         self_closing,
         end: i,
+        closed,
     }
 }
 
