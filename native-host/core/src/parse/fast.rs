@@ -102,7 +102,8 @@ pub(crate) fn form_at(piece: &str, buy: usize) -> Option<(&str, &str)> {
         return None;
     }
     let value_start = action_start + ACTION_OPEN.len();
-    if value_start > buy || memchr::memchr(b'"', &bytes[value_start..buy]).is_some() {
+    // No `"` between the action's start and the buy path.
+    if memchr::memchr(b'"', bytes.get(value_start..buy)?).is_some() {
         return None;
     }
     let action_end = buy + memchr::memchr(b'"', &bytes[buy..])?;
@@ -161,11 +162,14 @@ pub fn buy_form_markers(html: &str) -> usize {
     // `buy/` in any case, as `(?i)` reads it (none of its letters has a
     // non-ASCII case twin); `y` is the rarest of its bytes in HTML.
     while let Some(at) = find_ascii_ci(bytes, b"buy/", 2, done) {
-        let start = memchr::memrchr(b'>', &bytes[..at]).map_or(0, |i| i + 1);
+        // From the `>` before (a match cannot hold it, so counting from it
+        // or just after it is the same) to the `>` after.
+        let start = memchr::memrchr(b'>', &bytes[..at]).unwrap_or(0);
         let end = memchr::memchr(b'>', &bytes[at..]).map_or(bytes.len(), |i| at + i);
         // Both ends are at a `>` or the page's ends: character boundaries.
         count += BUY_MARKER.find_iter(&html[start..end]).count();
-        done = end.max(at + 1);
+        // `end` is past `at`: the byte at `at` is a `b`, not a `>`.
+        done = end;
     }
     count
 }

@@ -39,8 +39,8 @@ pub(crate) fn find_ascii_ci(hay: &[u8], needle: &[u8], pivot: usize, from: usize
         needle[pivot].to_ascii_uppercase(),
     );
     let mut at = from + pivot;
-    while at < hay.len() {
-        let hit = at + memchr::memchr2(lower, upper, &hay[at..])?;
+    loop {
+        let hit = at + memchr::memchr2(lower, upper, hay.get(at..)?)?;
         let start = hit - pivot;
         if hay
             .get(start..start + needle.len())
@@ -50,7 +50,6 @@ pub(crate) fn find_ascii_ci(hay: &[u8], needle: &[u8], pivot: usize, from: usize
         }
         at = hit + 1;
     }
-    None
 }
 
 /// Could a `(?i)` regex holding the ASCII word `needle` match `html`? Unicode

@@ -648,6 +648,13 @@ fn error_boxes_are_placed_by_a_scan_of_the_tags() {
         "<script><div class=\"alert-danger\"></script><div class=\"panel\">{danger}</div>"
     )));
     assert!(!error("<!-- <div class=\"alert-danger\"> -->"));
+    // The scan resumes right after a comment, not before nor beyond.
+    assert!(!error(&format!(
+        "<!-- a comment --><div class=\"panel\">{danger}</div>"
+    )));
+    assert!(!error(&format!(
+        "<!----><div class=\"panel\">{danger}</div>"
+    )));
     assert!(!error("<!-- <div class=\"alert-danger\">"));
     assert!(!error("<script><div class=\"alert-danger\">"));
     // Only the class token counts, and a `<` in text is text.
@@ -702,6 +709,9 @@ fn the_buy_form_is_read_exactly_as_pretix_writes_it() {
         let html = format!("<div class=\"panel panel-default\"><h3 class=\"panel-title\">T</h3><h2 class=\"text-primary\">1</h2>{good}<input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"t{tail}");
         assert_eq!(read(&html), None, "{tail:?}");
     }
+    // A relative action may begin with the buy path itself.
+    let relative = "<form method=\"post\" action=\"secondhand/buy/a/\">";
+    assert_eq!(read(&form(relative, "r")), Some("r".into()));
     // A buy URL outside a form, then the form: the form is found.
     let link = "<a href=\"/e/secondhand/buy/zzz/\">x</a>";
     assert_eq!(
