@@ -140,7 +140,7 @@ pub fn error_box_outside_panel(html: &str) -> bool {
         } else {
             // `<!doctype …>`, `<?…>`, or a `<` in text.
             at = if rest.get(1).is_some_and(|b| matches!(b, b'!' | b'?')) {
-                skip_past(bytes, lt + 1, b'>')
+                skip_past(bytes, lt, b'>')
             } else {
                 lt + 1
             };

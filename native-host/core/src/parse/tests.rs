@@ -655,6 +655,16 @@ fn error_boxes_are_placed_by_a_scan_of_the_tags() {
     assert!(!error(&format!(
         "<!----><div class=\"panel\">{danger}</div>"
     )));
+    assert!(!error(&format!(
+        "<!-- x --><div class=\"panel\">{danger}</div>"
+    )));
+    assert!(!error(&format!(
+        "<p></p><!-- x --><div class=\"panel\">{danger}</div>"
+    )));
+    // An attribute may follow a quoted value with no space.
+    assert!(!error(&format!(
+        "<div data-x=\"1\"class=\"panel\">{danger}</div>"
+    )));
     assert!(!error("<!-- <div class=\"alert-danger\">"));
     assert!(!error("<script><div class=\"alert-danger\">"));
     // Only the class token counts, and a `<` in text is text.
