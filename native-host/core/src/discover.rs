@@ -14,6 +14,11 @@ use url::Url;
 static LINKS: LazyLock<Selector> =
     LazyLock::new(|| Selector::parse("a[href]").expect("valid selector"));
 
+/// Force the link selector (part of [`crate::parse::warm_up`]).
+pub(crate) fn warm_up() {
+    LazyLock::force(&LINKS);
+}
+
 /// The marketplace URL linked from the event page at `page`, if any. Only
 /// links into the same shop (same origin) count.
 pub fn marketplace_link(html: &str, page: &Url) -> Option<Url> {

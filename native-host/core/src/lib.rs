@@ -19,3 +19,5 @@ pub mod cookies;
 pub mod decide;
 pub mod discover;
 pub mod parse;
+
+pub use parse::warm_up;

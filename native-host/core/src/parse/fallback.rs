@@ -16,6 +16,13 @@ static TOKEN: LazyLock<Selector> = LazyLock::new(|| sel(r#"input[name="csrfmiddl
 static TITLE: LazyLock<Selector> = LazyLock::new(|| sel(".panel-title"));
 static PRICE: LazyLock<Selector> = LazyLock::new(|| sel(".text-primary"));
 
+/// Force this module's selectors (see [`super::warm_up`]).
+pub(crate) fn warm_up() {
+    for s in [&FORMS, &TOKEN, &TITLE, &PRICE] {
+        LazyLock::force(s);
+    }
+}
+
 fn sel(s: &str) -> Selector {
     Selector::parse(s).expect("valid selector")
 }

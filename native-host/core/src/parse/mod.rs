@@ -19,6 +19,7 @@
 pub mod fallback;
 pub mod fast;
 pub mod price;
+pub mod scan;
 pub mod structure;
 
 use std::sync::LazyLock;
@@ -85,21 +86,71 @@ impl PageKind {
 /// Extract every buyable listing: fast path first, `scraper` when the page
 /// shows buy forms the fast path missed.
 pub fn listings(html: &str) -> Vec<Listing> {
+    listings_and_markers(html).0
+}
+
+/// [`listings`], and the page's count of buy forms ([`fast::buy_form_markers`])
+/// so that [`classify`] does not count them twice.
+fn listings_and_markers(html: &str) -> (Vec<Listing>, usize) {
     let fast = fast::listings(html);
     let markers = fast::buy_form_markers(html);
     if markers > fast.len() {
         let slow = fallback::listings(html);
         if slow.len() > fast.len() {
-            return slow;
+            return (slow, markers);
         }
     }
-    fast
+    (fast, markers)
 }
+
+/// The page [`warm_up`] parses: a real marketplace page with one listing.
+const WARM_UP_PAGE: &str = include_str!("../../../../sample-responses/sample_ticket_type_a.html");
+/// The URL [`warm_up`] pretends [`WARM_UP_PAGE`] came from.
+const WARM_UP_URL: &str = "https://tickets.example.com/event/secondhand/";
+
+/// Build everything the parser builds lazily, before the first poll, so the
+/// first listing a user ever sees is parsed as fast as the thousandth.
+///
+/// Without this the first [`classify`] of a page with listings in a fresh
+/// process compiles the listing regexes and pays for it (hundreds of µs).
+/// Forced here, by module:
+/// - [`fast`]: the `memmem` finders (panel, buy URL, token, title, price,
+///   form tag), the buy-form regex and the buy-marker regex;
+/// - [`scan`]: the `alert-danger` and comment finders;
+/// - [`structure`]: the shell, checkout, cart, deadline, password, product
+///   list and CSRF regexes;
+/// - [`fallback`]: its `scraper` selectors (and `scraper` itself, by
+///   running the fallback once on the embedded page);
+/// - this module: the `<title>` and `data-expires` regexes;
+/// - [`crate::discover`]: its link selector.
+///
+/// Then it classifies [`WARM_UP_PAGE`] and returns the result (always
+/// [`PageKind::Listings`] with one listing) so callers and tests can see it
+/// ran. Idempotent and cheap after the first call.
+pub fn warm_up() -> PageKind {
+    fast::warm_up();
+    scan::warm_up();
+    structure::warm_up();
+    fallback::warm_up();
+    LazyLock::force(&TITLE);
+    LazyLock::force(&EXPIRES);
+    crate::discover::warm_up();
+    // Run every path once: the fast path, the fallback, the structural
+    // checks (the empty marketplace page, error box in a panel included).
+    let _ = fallback::listings(WARM_UP_PAGE);
+    let _ = structure::has_error_message(WARM_UP_PAGE);
+    let _ = classify(WARM_UP_URL, "<body data-locale=\"en\"></body>");
+    let _ = title(WARM_UP_PAGE);
+    classify(WARM_UP_URL, WARM_UP_PAGE)
+}
+
+static TITLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?is)<title[^>]*>(.*?)</title>").expect("valid regex"));
+static EXPIRES: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"data-expires="([^"]+)""#).expect("valid regex"));
 
 /// The page's `<title>`, whitespace collapsed. Empty if there is none.
 pub fn title(html: &str) -> String {
-    static TITLE: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"(?is)<title[^>]*>(.*?)</title>").expect("valid regex"));
     TITLE
         .captures(html)
         .and_then(|c| c.get(1))
@@ -121,7 +172,7 @@ pub fn title(html: &str) -> String {
 /// - with neither an error box nor a buy form: [`PageKind::Empty`].
 pub fn classify(url: &str, html: &str) -> PageKind {
     // Hot path first: a page with buy forms is a page to buy from.
-    let found = listings(html);
+    let (found, markers) = listings_and_markers(html);
     if !found.is_empty() {
         return PageKind::Listings(found);
     }
@@ -147,7 +198,7 @@ pub fn classify(url: &str, html: &str) -> PageKind {
                 PageKind::Inactive
             };
         }
-        if fast::buy_form_markers(html) == 0 {
+        if markers == 0 {
             // The marketplace in pretix's chrome, no buy form, no error:
             // nothing on offer, whatever the sentence says.
             return PageKind::Empty;
@@ -167,8 +218,6 @@ pub fn is_checkout(url: &str, _title: &str, html: &str) -> bool {
 
 /// The cart reservation deadline a checkout page shows (`data-expires`).
 pub fn cart_expiry(html: &str) -> Option<String> {
-    static EXPIRES: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r#"data-expires="([^"]+)""#).expect("valid regex"));
     EXPIRES
         .captures(html)
         .and_then(|c| c.get(1))

@@ -14,14 +14,17 @@
 //! - forms: buy forms (see [`super::fast`]), a password input;
 //! - Django's CSRF failure page (`<div id="summary">` with `(403)`).
 //!
-//! Every test here is a cheap regex except [`has_error_message`], which
-//! builds a DOM only when the page has an `alert-danger` at all, and never on
-//! the hot path (a page with listings is classified before any of this runs).
+//! Every test here is a regex compiled once, or for [`has_error_message`] a
+//! linear scan of the tags; none builds a DOM, so the empty marketplace page
+//! polled all day is classified in microseconds. None runs on the hot path
+//! either: a page with listings is classified before any of this.
 
 use std::sync::LazyLock;
 
+use memchr::memmem::Finder;
 use regex::Regex;
-use scraper::{ElementRef, Html, Selector};
+
+use super::scan::may_hold_word;
 
 /// Path segment of the marketplace (the plugin's URL, the same in every
 /// language).
@@ -48,38 +51,67 @@ pub fn url_path(url: &str) -> &str {
     rest.split(['?', '#']).next().unwrap_or_default()
 }
 
+// Every test is a regex compiled once. Word boundaries are ASCII
+// (`(?-u:\b)`): pretix's markup is ASCII, and a Unicode boundary makes the
+// regex crate leave its fast DFA for a slower engine on any page holding a
+// non-ASCII character (every German page, every price in €).
+static SHELL: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"(?i)<body(?-u:\b)[^>]*(?-u:\b)data-locale\s*=|<main(?-u:\b)[^>]*(?-u:\b)id\s*=\s*["']?content["'\s>]"#,
+    )
+});
+static FLOW: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?i)class\s*=\s*["'][^"']*(?-u:\b)checkout-(flow|step)(?-u:\b)"#));
+static CART_ROW: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?i)class\s*=\s*["'][^"']*(?-u:\b)cart-row(?-u:\b)"#));
+static EXPIRES: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)(?-u:\b)data-expires\s*="));
+static PASSWORD: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?i)<input(?-u:\b)[^>]*(?-u:\b)type\s*=\s*["']?password(?-u:\b)"#));
+static PRODUCTS: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"(?i)class\s*=\s*["'][^"']*(?-u:\b)(item-category|product-row)(?-u:\b)"#)
+});
+static SUMMARY: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?is)<div(?-u:\b)[^>]*(?-u:\b)id\s*=\s*["']?summary(?-u:\b).*\(403\)"#));
+static HEADLINE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)CSRF(\s|-)(verification failed|Verifizierung fehlgeschlagen)|vérification CSRF a échoué",
+    )
+});
+
+/// `(403)` in Django's CSRF page: no letter, so an exact search gates it.
+static FORBIDDEN: LazyLock<Finder<'static>> = LazyLock::new(|| super::scan::finder("(403)"));
+
+/// Force this module's regexes (see [`super::warm_up`]).
+pub(crate) fn warm_up() {
+    for r in [
+        &SHELL, &FLOW, &CART_ROW, &EXPIRES, &PASSWORD, &PRODUCTS, &SUMMARY, &HEADLINE,
+    ] {
+        LazyLock::force(r);
+    }
+    LazyLock::force(&FORBIDDEN);
+}
+
 /// pretix's page shell: the `<body data-locale>` its base template writes,
 /// or its `<main id="content">`. Proxy error pages, maintenance notices and
 /// Django's bare error pages have neither.
 pub fn is_pretix_shell(html: &str) -> bool {
-    static SHELL: LazyLock<Regex> = LazyLock::new(|| {
-        re(r#"(?i)<body\b[^>]*\bdata-locale\s*=|<main\b[^>]*\bid\s*=\s*["']?content["'\s>]"#)
-    });
     SHELL.is_match(html)
 }
 
 /// The checkout step list, or a cart row next to a reservation deadline.
 pub fn has_checkout_markup(html: &str) -> bool {
-    static FLOW: LazyLock<Regex> =
-        LazyLock::new(|| re(r#"(?i)class\s*=\s*["'][^"']*\bcheckout-(flow|step)\b"#));
-    static CART_ROW: LazyLock<Regex> =
-        LazyLock::new(|| re(r#"(?i)class\s*=\s*["'][^"']*\bcart-row\b"#));
-    static EXPIRES: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\bdata-expires\s*="));
     FLOW.is_match(html) || (CART_ROW.is_match(html) && EXPIRES.is_match(html))
 }
 
 /// An `<input type="password">`: the shop wants a login.
 pub fn has_password_input(html: &str) -> bool {
-    static PASSWORD: LazyLock<Regex> =
-        LazyLock::new(|| re(r#"(?i)<input\b[^>]*\btype\s*=\s*["']?password\b"#));
-    PASSWORD.is_match(html)
+    // Gated by a SIMD search for the word: almost no page has one.
+    may_hold_word(html, "password", 4) && PASSWORD.is_match(html)
 }
 
 /// The shop front's product list (categories and product rows), which pretix
 /// shows under the message when it sends a visitor back to the event page.
 pub fn has_product_list(html: &str) -> bool {
-    static PRODUCTS: LazyLock<Regex> =
-        LazyLock::new(|| re(r#"(?i)class\s*=\s*["'][^"']*\b(item-category|product-row)\b"#));
     PRODUCTS.is_match(html)
 }
 
@@ -87,33 +119,15 @@ pub fn has_product_list(html: &str) -> bool {
 /// headline, in Django's own translations, also counts, for shops that
 /// restyle the page.
 pub fn is_csrf_failure(html: &str) -> bool {
-    static SUMMARY: LazyLock<Regex> =
-        LazyLock::new(|| re(r#"(?is)<div\b[^>]*\bid\s*=\s*["']?summary\b.*\(403\)"#));
-    static HEADLINE: LazyLock<Regex> = LazyLock::new(|| {
-        re(
-            r"(?i)CSRF(\s|-)(verification failed|Verifizierung fehlgeschlagen)|vérification CSRF a échoué",
-        )
-    });
-    SUMMARY.is_match(html) || HEADLINE.is_match(html)
+    // `\(403\)` has no letter: a plain search gates the first regex.
+    (FORBIDDEN.find(html.as_bytes()).is_some() && SUMMARY.is_match(html))
+        || (may_hold_word(html, "csrf", 3) && HEADLINE.is_match(html))
 }
 
 /// A message box pretix shows for an error (`alert-danger`) that is not part
 /// of the page's own content: the marketplace's info panel carries a red
 /// warning about the payment window, which is inside a `panel` and so does
-/// not count.
+/// not count. Read by a linear scan of the tags ([`super::scan`]), no DOM.
 pub fn has_error_message(html: &str) -> bool {
-    if !html.contains("alert-danger") {
-        return false;
-    }
-    static DANGER: LazyLock<Selector> =
-        LazyLock::new(|| Selector::parse(".alert-danger").expect("valid selector"));
-    let doc = Html::parse_document(html);
-    let found = doc.select(&DANGER).any(|el| !inside_panel(el));
-    found
-}
-
-fn inside_panel(el: ElementRef<'_>) -> bool {
-    el.ancestors()
-        .filter_map(ElementRef::wrap)
-        .any(|a| a.value().classes().any(|c| c == "panel"))
+    super::scan::error_box_outside_panel(html)
 }

@@ -516,3 +516,289 @@ fn the_fast_reading_stands_when_the_fallback_finds_no_more() {
     assert_eq!(found[0].csrf_token, " tok ");
     assert_eq!(fallback::listings(&html)[0].csrf_token, "tok");
 }
+
+// ---- the linear scanners (scan.rs, fast.rs) at their edges ----
+
+#[test]
+fn warm_up_parses_its_embedded_listing_page() {
+    let PageKind::Listings(found) = warm_up() else {
+        panic!("warm_up must classify its page as listings");
+    };
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].ticket_type, "Ticket – Type A");
+    assert_eq!(found[0].price_text, "190.00 EUR");
+    // A second call is the same, from the built lazies.
+    assert_eq!(warm_up(), PageKind::Listings(found));
+}
+
+#[test]
+fn case_blind_search_at_the_edges() {
+    use scan::find_ascii_ci;
+    let find = |hay: &str, from| find_ascii_ci(hay.as_bytes(), b"buy/", 2, from);
+    assert_eq!(find("buy/", 0), Some(0));
+    assert_eq!(find("xxBuY/", 0), Some(2));
+    assert_eq!(find("xxBUY/", 0), Some(2));
+    assert_eq!(find("yy buy", 0), None, "cut off at the end");
+    assert_eq!(find("y", 0), None);
+    assert_eq!(find("", 0), None);
+    assert_eq!(find("buy/ buy/", 1), Some(5), "searches from `from`");
+    assert_eq!(find("buy/ buy/", 5), Some(5));
+    assert_eq!(find("buy/ buy/", 6), None);
+    assert_eq!(find("bxy/ buy/", 0), Some(5), "a pivot hit that fails");
+    assert_eq!(find("buz/", 0), None);
+}
+
+#[test]
+fn words_are_looked_for_as_a_case_blind_regex_would() {
+    use scan::may_hold_word;
+    assert!(may_hold_word("<b>PassWord</b>", "password", 4));
+    assert!(may_hold_word("password", "password", 4));
+    assert!(!may_hold_word("<b>passw0rd</b> wow", "password", 4));
+    assert!(!may_hold_word("", "csrf", 3));
+    // `(?i)` folds `ſ` onto `s` and `K` onto `k`: such a page is a maybe.
+    assert!(may_hold_word("paſsword", "password", 4));
+    assert!(may_hold_word("\u{212a}", "csrf", 3));
+    assert!(!may_hold_word("€ – \u{c5}", "csrf", 3));
+    // And the gated checks still see what their regex sees.
+    assert!(structure::has_password_input(
+        "<INPUT TYPE=PASSWORD name=p>"
+    ));
+    assert!(structure::is_csrf_failure(
+        "<h1>csrf-VERIFICATION FAILED</h1>"
+    ));
+    assert!(structure::is_csrf_failure(
+        "<div id=\"summary\"><p>(403)</p></div>"
+    ));
+    assert!(!structure::is_csrf_failure(
+        "<div id=\"summary\"><p>(404)</p></div>"
+    ));
+    assert!(!structure::is_csrf_failure("<p>(403)</p>"));
+}
+
+#[test]
+fn start_tags_are_read_with_quotes_and_without() {
+    use scan::{start_tag, StartTag};
+    fn read(s: &str) -> StartTag<'_> {
+        start_tag(s, 0)
+    }
+    assert_eq!(
+        read(r#" class="a b" id=x>rest"#),
+        StartTag {
+            classes: "a b",
+            self_closing: false,
+            end: 18,
+            closed: true,
+        }
+    );
+    assert_eq!(read(" data-x='>' class=panel>").classes, "panel");
+    assert_eq!(read(" CLASS = \"p\" >").classes, "p");
+    assert_eq!(read(r#" class="first" class="second">"#).classes, "first");
+    assert_eq!(read(" classes=\"x\" >").classes, "");
+    assert_eq!(read(" disabled class=\"k\">").classes, "k");
+    assert_eq!(read(" = class=\"k\">").classes, "k");
+    let closed = read(" class=\"x\"/>");
+    assert!(closed.self_closing);
+    assert_eq!(closed.end, 12);
+    assert!(!read(" / class=\"x\">").self_closing);
+    assert!(!read(" class=a/b>").self_closing);
+    // Cut off anywhere: the end of the page, no panic.
+    for cut in [" class=\"x", " class=", " class", " class=x", " /"] {
+        assert_eq!(read(cut).end, cut.len(), "{cut:?}");
+        assert!(!read(cut).closed, "{cut:?}");
+    }
+}
+
+#[test]
+fn error_boxes_are_placed_by_a_scan_of_the_tags() {
+    use structure::has_error_message as error;
+    let danger = "<div class=\"alert alert-danger\">x</div>";
+    // Closed panels no longer hold what follows.
+    assert!(error(&format!(
+        "<div class=\"panel\"><p>i</p></div>{danger}"
+    )));
+    // Nested elements of other names close in between.
+    assert!(!error(&format!(
+        "<section class=\"panel panel-info\"><div><span>a</span>{danger}</div></section>"
+    )));
+    // A stray end tag closes nothing.
+    assert!(!error(&format!(
+        "<div class=\"panel\"></span>{danger}</div>"
+    )));
+    // End tags match without regard to case.
+    assert!(error(&format!("<DIV CLASS=\"panel\"></div>{danger}")));
+    // An end tag closes every element opened inside it.
+    assert!(error(&format!(
+        "<div class=\"panel\"><div><p><b></div></div>{danger}"
+    )));
+    // Void and self-closed elements hold nothing.
+    assert!(error(&format!("<input class=\"panel\">{danger}")));
+    assert!(error(&format!("<div class=\"panel\"/>{danger}")));
+    // Comments, doctypes, scripts and titles hide their markup.
+    assert!(error(&format!("<!-- <div class=\"panel\"> -->{danger}")));
+    assert!(error(&format!(
+        "<!doctype html><!x <div class=panel> >{danger}"
+    )));
+    assert!(error(&format!(
+        "<script>let s = '<div class=\"panel\">';</script >{danger}"
+    )));
+    assert!(error(&format!(
+        "<title>x</titlex><div class=\"panel\"></title>{danger}"
+    )));
+    assert!(!error(&format!(
+        "<script><div class=\"alert-danger\"></script><div class=\"panel\">{danger}</div>"
+    )));
+    assert!(!error("<!-- <div class=\"alert-danger\"> -->"));
+    // The scan resumes right after a comment, not before nor beyond.
+    assert!(!error(&format!(
+        "<!-- a comment --><div class=\"panel\">{danger}</div>"
+    )));
+    assert!(!error(&format!(
+        "<!----><div class=\"panel\">{danger}</div>"
+    )));
+    assert!(!error(&format!(
+        "<!-- x --><div class=\"panel\">{danger}</div>"
+    )));
+    assert!(!error(&format!(
+        "<p></p><!-- x --><div class=\"panel\">{danger}</div>"
+    )));
+    // An attribute may follow a quoted value with no space.
+    assert!(!error(&format!(
+        "<div data-x=\"1\"class=\"panel\">{danger}</div>"
+    )));
+    assert!(!error("<!-- <div class=\"alert-danger\">"));
+    assert!(!error("<script><div class=\"alert-danger\">"));
+    // Only the class token counts, and a `<` in text is text.
+    assert!(!error(
+        "<div class=\"alert-danger-ish\">x</div><p>alert-danger</p>"
+    ));
+    assert!(error("<p>1 < 2</p><div class='x alert-danger'>"));
+    assert!(error("<div class=alert-danger>"));
+    // The box's own class does not make it a panel's.
+    assert!(error("<div class=\"panel alert-danger\"></div>"));
+    // Broken tags to the end of the page: no panic, no box.
+    for html in [
+        "<div class=\"alert-danger",
+        "</",
+        "<",
+        "alert-danger<",
+        "<a alert-danger",
+    ] {
+        assert!(!error(html), "{html:?}");
+    }
+}
+
+#[test]
+fn the_buy_form_is_read_exactly_as_pretix_writes_it() {
+    let form = |head: &str, token: &str| {
+        format!(
+            "<div class=\"panel panel-default\"><h3 class=\"panel-title\">T</h3>\
+             <h2 class=\"text-primary\">1 EUR</h2>{head}\
+             <input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"{token}\"></form></div>"
+        )
+    };
+    let read = |html: &str| fast::listings(html).first().map(|l| l.csrf_token.clone());
+    let good = "<form method=\"post\" action=\"/e/secondhand/buy/a/\">";
+    assert_eq!(read(&form(good, "tok")), Some("tok".into()));
+    // Any whitespace between the parts, Unicode included.
+    let spaced = "<form method=\"post\"\u{a0}\n action=\"/e/secondhand/buy/a/\">\u{2003}\n";
+    assert_eq!(read(&form(spaced, "t")), Some("t".into()));
+    // What the pattern refuses.
+    for head in [
+        "<form method=\"post\"action=\"/e/secondhand/buy/a/\">",
+        "<form method=\"post\" data-x=\"1\" action=\"/e/secondhand/buy/a/\">",
+        "<form method=\"post\" action=\"/e/\"secondhand/buy/a/\">",
+        "<form method=\"post\" action=\"/e/secondhand/buy/a/\" >",
+        "<form method=\"post\" action=\"/e/secondhand/buy/a/\">x",
+        "<form method=\"get\" action=\"/e/secondhand/buy/a/\">",
+    ] {
+        assert_eq!(read(&form(head, "t")), None, "{head:?}");
+    }
+    assert_eq!(read(&form(good, "")), None, "empty token");
+    // A token not closed by `">`, whatever follows, is no token.
+    for tail in ["\" >", "\"é", "\""] {
+        let html = format!("<div class=\"panel panel-default\"><h3 class=\"panel-title\">T</h3><h2 class=\"text-primary\">1</h2>{good}<input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"t{tail}");
+        assert_eq!(read(&html), None, "{tail:?}");
+    }
+    // A relative action may begin with the buy path itself.
+    let relative = "<form method=\"post\" action=\"secondhand/buy/a/\">";
+    assert_eq!(read(&form(relative, "r")), Some("r".into()));
+    // A buy URL outside a form, then the form: the form is found.
+    let link = "<a href=\"/e/secondhand/buy/zzz/\">x</a>";
+    assert_eq!(
+        read(&form(&format!("{link}{good}"), "t2")),
+        Some("t2".into())
+    );
+    // The action is the whole attribute, around the buy path.
+    let html = form(
+        "<form method=\"post\" action=\"https://h/e/secondhand/buy/b/?x=1\">",
+        "t",
+    );
+    assert_eq!(
+        fast::listings(&html)[0].form_action,
+        "https://h/e/secondhand/buy/b/?x=1"
+    );
+}
+
+#[test]
+fn headings_take_the_first_one_without_markup() {
+    let page = |title: &str| {
+        format!(
+            "<div class=\"panel panel-default\">{title}<h2 class=\"text-primary\">2 EUR</h2>\
+             <form method=\"post\" action=\"/e/secondhand/buy/a/\">\
+             <input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"t\"></form></div>"
+        )
+    };
+    let title = |t: &str| {
+        fast::listings(&page(t))
+            .first()
+            .map(|l| l.ticket_type.clone())
+    };
+    assert_eq!(title("<h3 class=\"panel-title\">A</h3>"), Some("A".into()));
+    assert_eq!(
+        title("<h3 class=\"panel-title\">A<b>x</b></h3><h3 class=\"panel-title\">B</h3>"),
+        Some("B".into())
+    );
+    assert_eq!(
+        title("<h3 class=\"panel-title\"></h3>"),
+        Some(String::new())
+    );
+    assert_eq!(title("<h3 class=\"panel-title\">A</h2>"), None);
+    assert_eq!(title(""), None);
+    // No `<` after the heading at all.
+    assert_eq!(
+        fast::listings("<div class=\"panel panel-default\"><h3 class=\"panel-title\">x"),
+        vec![]
+    );
+}
+
+/// The buy-form count, read around each `buy/`, equals the count of the
+/// original pattern over the whole page.
+#[test]
+fn buy_markers_count_as_the_pattern_over_the_whole_page() {
+    let whole = regex::Regex::new(r#"(?i)<form\b[^>]*\baction\s*=\s*["']?[^"'\s>]*buy/"#).unwrap();
+    let pages = [
+        String::new(),
+        "buy/".into(),
+        "<form action=buy/>".into(),
+        "<FORM ACTION='/x/BUY/'><form action=\"/y/bUy/\">".into(),
+        "<form action=/a/buy/b/buy/>".into(),
+        "<form data-x=\"<form action=buy/\" action=buy/>".into(),
+        "<form action=buy/ <form action=buy/>".into(),
+        "<formaction=buy/>".into(),
+        "<form xaction=buy/>".into(),
+        "<form action = \"buy/\"".into(),
+        "<form action=\"x y buy/\">".into(),
+        "> buy/ <form action=buy/".into(),
+        "<a href=buy/>buy/</a><form method=post action=\"buy/\">".into(),
+        fixture("sample_ticket_type_a.html"),
+        fixture("sample_markup_drift.html"),
+        fixture("sample_several_listings.html"),
+    ];
+    for html in &pages {
+        assert_eq!(
+            fast::buy_form_markers(html),
+            whole.find_iter(html).count(),
+            "{html:?}"
+        );
+    }
+}
