@@ -41,11 +41,7 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    match pretix_race::race::runtime() {
         Ok(rt) => Some(rt),
         Err(e) => {
             eprintln!("pretix-race: cannot start the async runtime: {e}");

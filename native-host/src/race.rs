@@ -41,6 +41,14 @@ use crate::events::{Events, RaceEvent, WaitReason};
 use crate::parse::{self, Listing, PageKind};
 use crate::session::{FetchError, Page, Redirect, Session, Visit};
 
+/// The runtime a race runs on (the binary's, and the benches').
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
 /// Something that can wait. The real one sleeps on tokio's clock; tests pass
 /// one that records the durations and returns at once.
 pub trait Waiter: Send + Sync {
