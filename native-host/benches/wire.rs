@@ -160,11 +160,23 @@ impl Tally {
     }
 }
 
-fn in_process(a: &Args, sim_rt: &tokio::runtime::Runtime) -> Tally {
-    let rt = client_runtime(&a.runtime);
+/// `--runtime ab`: alternate a two-worker and a one-thread runtime race by
+/// race, so both see the same machine load.
+fn in_process(a: &Args, sim_rt: &tokio::runtime::Runtime) -> Vec<(String, Tally)> {
+    let kinds: Vec<String> = if a.runtime == "ab" {
+        vec!["multi".into(), "current".into()]
+    } else {
+        vec![a.runtime.clone()]
+    };
+    let mut out: Vec<(String, Tally)> = kinds
+        .iter()
+        .map(|k| (k.clone(), Tally::default()))
+        .collect();
+    let runtimes: Vec<_> = kinds.iter().map(|k| client_runtime(k)).collect();
     let mut rng = rand::rng();
-    let mut tally = Tally::default();
     for i in 0..a.races {
+        let k = i % kinds.len();
+        let (rt, tally) = (&runtimes[k], &mut out[k].1);
         let appears = Trigger::AfterPolls(rng.random_range(1..=3));
         let sim = sim_rt
             .block_on(SimServer::start(scenario(a.listings, appears)))
@@ -190,7 +202,7 @@ fn in_process(a: &Args, sim_rt: &tokio::runtime::Runtime) -> Tally {
         }
         sim.shutdown();
     }
-    tally
+    out
 }
 
 /// Runs `cmd` (which races `sim`) until the recorder has its pair or 15 s.
@@ -257,7 +269,11 @@ fn main() {
         a.runtime, a.listings
     );
     if a.races > 0 {
-        in_process(&a, &sim_rt).print("in-process, warm (first race included)");
+        for (kind, tally) in in_process(&a, &sim_rt) {
+            tally.print(&format!(
+                "in-process, runtime {kind}, warm (first race included)"
+            ));
+        }
     }
     if a.fresh > 0 {
         fresh_processes(a.fresh, &sim_rt, |sim, cert| {
