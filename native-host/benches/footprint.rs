@@ -37,13 +37,16 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
 
 fn main() {
     let mut secs = 120u64;
+    let mut bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_pretix-race"));
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
-        if k == "--secs" {
-            secs = it.next().and_then(|v| v.parse().ok()).expect("--secs N");
+        match k.as_str() {
+            "--secs" => secs = it.next().and_then(|v| v.parse().ok()).expect("--secs N"),
+            "--bin" => bin = it.next().expect("--bin PATH").into(),
+            _ => {}
         }
     }
-    let bin = env!("CARGO_BIN_EXE_pretix-race");
+    let bin = bin.as_path();
     let size = std::fs::metadata(bin).map(|m| m.len()).unwrap_or(0);
     let dir = std::env::temp_dir().join(format!("pretix-race-footprint-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -123,6 +126,7 @@ fn main() {
                     cpu_s * 1e3 / polls.max(1) as f64,
                     cpu_s / wall * 100.0
                 );
+                break;
             }
         }
     }
