@@ -25,6 +25,11 @@
 //!   handshakes that never complete (`Scenario::stalled_handshakes`), and a
 //!   front that restarts ([`SimServer::pause_accepting`]: connections are
 //!   refused until [`SimServer::resume_accepting`] binds the same port).
+//! * **Measurement**: every connection's TCP stream passes through a
+//!   recorder (`wire.rs`) that timestamps the last byte of the first page
+//!   with a listing going out and the first byte of the buy POST coming in
+//!   ([`SimServer::wire_sample`]), and counts accepted connections: the
+//!   wire-reaction bench reads both.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
