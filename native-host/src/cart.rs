@@ -165,7 +165,6 @@ pub async fn add(session: &Session, page: &Url, listing: &Listing, follow: &Foll
         };
     };
     let form = [("csrfmiddlewaretoken", listing.csrf_token.as_str())];
-    let cookies_sent = session.jar().for_url(&action);
 
     // ---- hot path: nothing but the request ----
     let started = Instant::now();
@@ -177,6 +176,11 @@ pub async fn add(session: &Session, page: &Url, listing: &Listing, follow: &Foll
     }
     let post_latency = started.elapsed();
     // ---- end of hot path ----
+
+    // The cookies for the transcript, read from the jar only now, off the
+    // race path. (Should the answer have rotated one, its new value is the
+    // one recorded: the transcript is for a human, the cart is in the jar.)
+    let cookies_sent = session.jar().for_url(&action);
 
     let mut transcript = Transcript {
         url: action.to_string(),

@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         .filter(|a| host::is_extension_origin(a))
     {
         init_host_logging();
-        let Some(runtime) = runtime() else {
+        let Some(runtime) = host_runtime() else {
             return Exit::Failure.into();
         };
         let end = runtime.block_on(host::serve(&origin, std::io::stdin(), std::io::stdout()));
@@ -40,12 +40,25 @@ fn main() -> ExitCode {
     runtime.block_on(run(cli)).into()
 }
 
+/// The command line's runtime: the race's own, one thread (see
+/// [`pretix_race::race::runtime`]).
 fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    started(pretix_race::race::runtime())
+}
+
+/// The native-messaging host keeps two workers: it reads Chrome's frames
+/// from stdin while a race runs, and may run a cookie handoff beside it.
+fn host_runtime() -> Option<tokio::runtime::Runtime> {
+    started(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+    )
+}
+
+fn started(rt: std::io::Result<tokio::runtime::Runtime>) -> Option<tokio::runtime::Runtime> {
+    match rt {
         Ok(rt) => Some(rt),
         Err(e) => {
             eprintln!("pretix-race: cannot start the async runtime: {e}");

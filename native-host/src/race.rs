@@ -42,6 +42,21 @@ use crate::session::{FetchError, Page, Redirect, Session, Visit};
 use crate::tls::CertFailure;
 pub use crate::wait::{TokioWaiter, Waiter};
 
+/// The runtime a race runs on (the command line's, and the benches').
+///
+/// One thread: the page's bytes are read, decrypted and parsed, the
+/// decision taken and the POST written by the same thread, with no
+/// cross-thread wake-up (eventfd, another worker stealing hyper's connection
+/// task) between the page and the POST. The race is one task plus hyper's
+/// connection task; nothing in it blocks, so a second worker would only add
+/// hops. Timers and I/O work as on the multi-thread runtime; `spawn_blocking`
+/// still has its own pool.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
 /// A cart in our session, ready to hand over.
 #[derive(Debug, Clone)]
 pub struct Win {
@@ -86,6 +101,19 @@ pub enum RaceEnd {
     /// something retrying fixes.
     CertificateRejected(CertFailure),
 }
+
+/// A marketplace page with one listing, in the markup pretix renders, for
+/// [`Race::warm_up`]. Its buy URL is relative and never requested.
+const WARM_UP_PAGE: &str = concat!(
+    r#"<!DOCTYPE html><html><head><title>Marketplace</title></head>"#,
+    r#"<body data-locale="en"><main id="content">"#,
+    r#"<div class="panel panel-default"><div class="panel-heading">"#,
+    r#"<h3 class="panel-title">Ticket &ndash; Warm-up</h3></div><div class="panel-body">"#,
+    r#"<h2 class="text-primary">1.00 EUR</h2>"#,
+    r#"<form method="post" action="buy/warmup0000000000/">"#,
+    r#"<input type="hidden" name="csrfmiddlewaretoken" value="warmup">"#,
+    r#"<button type="submit">x</button></form></div></div></main></body></html>"#,
+);
 
 /// How many same-origin redirects the event page may take (a slug that
 /// moved, a language prefix) before we stop following.
@@ -203,6 +231,7 @@ impl Race {
     /// Run until won, stopped, or the marketplace cannot be found.
     pub async fn run(mut self) -> RaceEnd {
         let started = Instant::now();
+        self.warm_up();
         let result = self.run_inner().await;
         self.summary.elapsed = started.elapsed();
         let summary = self.summary.clone();
@@ -253,6 +282,31 @@ impl Race {
             referer = marketplace.clone();
             let d = backoff::jittered(self.cfg.interval, &mut self.rng);
             self.pause(d, WaitReason::Interval).await?;
+        }
+    }
+
+    /// Walk the race path once, before the first poll, on a page that is
+    /// not the shop's: the parser's regexes are compiled on first use, and
+    /// the first listing a process sees would otherwise pay for that (and
+    /// for cold code and allocator paths) between the page and the POST.
+    /// Builds, and never sends, one buy request.
+    fn warm_up(&self) {
+        // Every lazily built regex, finder and selector of the parser, and
+        // the page-kind checks, once (`pretix_race_core::parse::warm_up`).
+        let _ = parse::warm_up();
+        let event = self.cfg.event_url();
+        let Ok(page) = event.join("secondhand/") else {
+            return;
+        };
+        if let PageKind::Listings(listings) = parse::classify(page.as_str(), WARM_UP_PAGE) {
+            for listing in &listings {
+                let _ = decide::wanted(listing, &self.cfg.filters);
+                if let Ok(action) = page.join(&listing.form_action) {
+                    let form = [("csrfmiddlewaretoken", listing.csrf_token.as_str())];
+                    let _ = self.session.submit(&action, &page, &form).build();
+                    let _ = self.session.jar().header_for(&action);
+                }
+            }
         }
     }
 

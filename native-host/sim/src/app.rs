@@ -39,6 +39,8 @@ pub struct Shared {
     pub drops: watch::Sender<u64>,
     /// Scripted asynchronous buy tasks and their error messages.
     tasks: Mutex<Tasks>,
+    /// Socket timestamps around the first page with a listing (benches).
+    pub wire: Arc<super::wire::WireProbe>,
 }
 
 /// pretix's task queue, as far as the buy form uses it.
@@ -85,6 +87,7 @@ impl Shared {
             ])),
             drops: watch::channel(0).0,
             tasks: Mutex::new(Tasks::default()),
+            wire: Arc::default(),
         }
     }
 
@@ -470,6 +473,9 @@ async fn marketplace(
         selected_item: item,
         selected_sort: sort,
     };
+    if !listings.is_empty() {
+        sh.wire.arm();
+    }
     let body = pages::marketplace_page(&sh.site, &ctx.path_and_query, &filter, &listings);
     let body = with_flash(&sh, ctx.cookie(SESSION), body);
     let response = match scripted {

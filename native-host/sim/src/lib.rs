@@ -26,6 +26,11 @@
 //!   handshakes that never complete (`Scenario::stalled_handshakes`), and a
 //!   front that restarts ([`SimServer::pause_accepting`]: connections are
 //!   refused until [`SimServer::resume_accepting`] binds the same port).
+//! * **Measurement**: every connection's TCP stream passes through a
+//!   recorder (`wire.rs`) that timestamps the last byte of the first page
+//!   with a listing going out and the first byte of the buy POST coming in
+//!   ([`SimServer::wire_sample`]), and counts accepted connections: the
+//!   wire-reaction bench reads both.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -46,12 +51,12 @@ mod pages;
 mod record;
 mod scenario;
 mod tls;
+mod wire;
 
 #[cfg(test)]
 mod tests;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -65,6 +70,7 @@ pub use record::RecordedRequest;
 pub use scenario::{
     Lang, LinkStyle, LostStyle, Scenario, Scripted, ScriptedListing, TaskOutcome, Trigger,
 };
+pub use wire::{WireProbe, WireSample, MIN_REQUEST_BYTES};
 
 /// A listing that changed hands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,8 +99,8 @@ struct Front {
     drops: tokio::sync::watch::Sender<u64>,
     /// This many first connections never get a TLS answer.
     stalled_handshakes: u64,
-    /// Connections accepted so far, across restarts.
-    accepted: Arc<AtomicU64>,
+    /// Counts connections (across restarts) and timestamps their bytes.
+    wire: Arc<WireProbe>,
 }
 
 impl SimServer {
@@ -111,7 +117,7 @@ impl SimServer {
             app: app::router(shared.clone()),
             drops: shared.drops.clone(),
             stalled_handshakes: shared.scenario.stalled_handshakes,
-            accepted: Arc::new(AtomicU64::new(0)),
+            wire: shared.wire.clone(),
         };
         let server = SimServer {
             addr,
@@ -208,6 +214,17 @@ impl SimServer {
         self.shared.market().sales.clone()
     }
 
+    /// The wire recorder's pair for the first page that carried a listing:
+    /// its last byte out, the buy POST's first byte in (see [`WireProbe`]).
+    pub fn wire_sample(&self) -> Option<WireSample> {
+        self.shared.wire.sample()
+    }
+
+    /// TCP connections accepted so far (each one a TLS handshake).
+    pub fn connections_accepted(&self) -> u64 {
+        self.shared.wire.connections()
+    }
+
     /// Marketplace GETs served so far (all sessions, scripted ones included).
     pub fn marketplace_polls(&self) -> u64 {
         self.shared.market().marketplace_gets
@@ -235,7 +252,8 @@ async fn accept_loop(listener: TcpListener, front: Front, cancel: CancellationTo
         };
         match accepted {
             Ok((tcp, _peer)) => {
-                let n = front.accepted.fetch_add(1, Ordering::SeqCst);
+                let _ = tcp.set_nodelay(true);
+                let n = front.wire.accepted();
                 if n < front.stalled_handshakes {
                     // Hold the socket open and say nothing until shutdown.
                     let cancel = cancel.clone();
@@ -246,7 +264,7 @@ async fn accept_loop(listener: TcpListener, front: Front, cancel: CancellationTo
                     continue;
                 }
                 tokio::spawn(serve_connection(
-                    tcp,
+                    wire::Tap::new(tcp, front.wire.clone(), n),
                     front.acceptor.clone(),
                     front.app.clone(),
                     front.drops.subscribe(),
@@ -263,13 +281,12 @@ async fn accept_loop(listener: TcpListener, front: Front, cancel: CancellationTo
 /// TLS handshake, then HTTP/1.1 or HTTP/2 as negotiated by ALPN, until the
 /// client hangs up or the server shuts down.
 async fn serve_connection(
-    tcp: TcpStream,
+    tcp: wire::Tap<TcpStream>,
     acceptor: TlsAcceptor,
     app: axum::Router,
     mut drops: tokio::sync::watch::Receiver<u64>,
     cancel: CancellationToken,
 ) {
-    let _ = tcp.set_nodelay(true);
     let tls = tokio::select! {
         biased;
         _ = cancel.cancelled() => return,

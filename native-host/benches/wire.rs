@@ -1,0 +1,380 @@
+//! Wire reaction: from the last byte of the first page that shows a listing
+//! leaving the shop's socket to the first byte of our buy POST arriving
+//! there, against the simulator over TLS + HTTP/2 on loopback.
+//!
+//! ```text
+//! cargo bench -p pretix-race --bench wire -- --races 200 --fresh 30
+//! cargo bench -p pretix-race --bench wire -- --original /tmp/orig/pretix_race.py
+//! ```
+//!
+//! * In-process races (`--races`): the real [`Race`] on a runtime built as
+//!   the binary builds it (`--runtime multi|current` to compare), a fresh
+//!   simulator per race on its own runtime thread, the listing published at
+//!   a random poll (1–3), 50 ms interval. The process is warm after the
+//!   first race.
+//! * Fresh processes (`--fresh`): the real `pretix-race` binary, one race
+//!   each (`--headless`, 1 s interval, listing on poll 1 or 2): what the
+//!   very first listing a process sees costs.
+//! * `--original PATH`: the original Python tool (installed by hand outside
+//!   this repository; `--python` names its interpreter) raced the same way.
+//!
+//! The measure is taken by the simulator's socket recorder
+//! (`pretix_race_sim::WireProbe`); its method and error bars are documented
+//! there and in `docs/bench-wire.md`.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pretix_race::config::Config;
+use pretix_race::race::{Race, RaceEnd};
+use pretix_race::session::Session;
+use pretix_race_sim::{Scenario, ScriptedListing, SimServer, Trigger, WireSample};
+use rand::Rng;
+
+struct Args {
+    races: usize,
+    fresh: usize,
+    runtime: String,
+    listings: usize,
+    original: Option<PathBuf>,
+    python: String,
+    original_races: usize,
+    /// The racer binary for `--fresh` (default: the one cargo built).
+    bin: PathBuf,
+    micro: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        races: 200,
+        fresh: 30,
+        runtime: "default".into(),
+        listings: 1,
+        original: None,
+        python: "python3".into(),
+        original_races: 30,
+        bin: PathBuf::from(env!("CARGO_BIN_EXE_pretix-race")),
+        micro: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let mut v = || it.next().unwrap_or_else(|| panic!("{k} needs a value"));
+        match k.as_str() {
+            "--races" => a.races = v().parse().expect("--races N"),
+            "--fresh" => a.fresh = v().parse().expect("--fresh N"),
+            "--runtime" => a.runtime = v(),
+            "--listings" => a.listings = v().parse().expect("--listings N"),
+            "--original" => a.original = Some(PathBuf::from(v())),
+            "--python" => a.python = v(),
+            "--original-races" => a.original_races = v().parse().expect("--original-races N"),
+            "--bin" => a.bin = PathBuf::from(v()),
+            "--micro" => a.micro = true,
+            "--bench" => {}
+            other => eprintln!("wire: ignoring argument {other}"),
+        }
+    }
+    a
+}
+
+/// `n` listings (the first is the one bought), all published on `appears`.
+fn scenario(n: usize, appears: Trigger) -> Scenario {
+    let listings = (0..n.max(1))
+        .map(|i| ScriptedListing {
+            appears: appears.clone(),
+            ..ScriptedListing::new(
+                format!("w{i:015}"),
+                if i % 2 == 0 {
+                    "Ticket – Type A"
+                } else {
+                    "Ticket – Type B"
+                },
+                format!("{}.00", 150 + i),
+            )
+        })
+        .collect();
+    Scenario {
+        listings,
+        ..Scenario::new("org", "event")
+    }
+}
+
+fn client_runtime(kind: &str) -> tokio::runtime::Runtime {
+    match kind {
+        "multi" => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime"),
+        "current" => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime"),
+        _ => pretix_race::race::runtime().expect("runtime"),
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    reactions: Vec<Duration>,
+    handshakes: Vec<u64>,
+    other_connection: usize,
+    missing: usize,
+}
+
+impl Tally {
+    fn add(&mut self, s: Option<WireSample>) {
+        match s {
+            Some(s) => {
+                self.reactions.push(s.reaction());
+                self.handshakes.push(s.handshakes);
+                if !s.same_connection {
+                    self.other_connection += 1;
+                }
+            }
+            None => self.missing += 1,
+        }
+    }
+
+    fn print(&self, label: &str) {
+        let mut v = self.reactions.clone();
+        v.sort();
+        if v.is_empty() {
+            println!("{label}: no samples ({} missing)", self.missing);
+            return;
+        }
+        let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        let hs: u64 = self.handshakes.iter().sum();
+        println!(
+            "{label}: n={} p50={:.0}µs p90={:.0}µs p99={:.0}µs max={:.0}µs min={:.0}µs | handshakes/race {:.2} (max {}) | POST on another connection {} | no sample {}",
+            v.len(),
+            us(q(0.5)),
+            us(q(0.9)),
+            us(q(0.99)),
+            us(v[v.len() - 1]),
+            us(v[0]),
+            hs as f64 / v.len() as f64,
+            self.handshakes.iter().max().unwrap_or(&0),
+            self.other_connection,
+            self.missing,
+        );
+    }
+}
+
+/// `--runtime ab`: alternate a two-worker and a one-thread runtime race by
+/// race, so both see the same machine load.
+fn in_process(a: &Args, sim_rt: &tokio::runtime::Runtime) -> Vec<(String, Tally)> {
+    let kinds: Vec<String> = if a.runtime == "ab" {
+        vec!["multi".into(), "current".into()]
+    } else {
+        vec![a.runtime.clone()]
+    };
+    let mut out: Vec<(String, Tally)> = kinds
+        .iter()
+        .map(|k| (k.clone(), Tally::default()))
+        .collect();
+    let runtimes: Vec<_> = kinds.iter().map(|k| client_runtime(k)).collect();
+    let mut rng = rand::rng();
+    for i in 0..a.races {
+        let k = i % kinds.len();
+        let (rt, tally) = (&runtimes[k], &mut out[k].1);
+        let appears = Trigger::AfterPolls(rng.random_range(1..=3));
+        let sim = sim_rt
+            .block_on(SimServer::start(scenario(a.listings, appears)))
+            .expect("sim");
+        let mut cfg = Config::new(&sim.base_url(), "org/event").expect("config");
+        cfg.interval = Duration::from_millis(50);
+        cfg.extra_roots_pem = vec![sim.cert_pem().as_bytes().to_vec()];
+        cfg.live_responses = std::env::temp_dir().join("pretix-race-wire-bench");
+        let end = rt.block_on(async {
+            let session = Session::new(&cfg).expect("session");
+            tokio::time::timeout(Duration::from_secs(20), Race::new(cfg, session).run()).await
+        });
+        match end {
+            Ok(RaceEnd::Won(..)) => tally.add(sim.wire_sample()),
+            Ok(other) => {
+                eprintln!("race {i}: not won: {other:?}");
+                tally.missing += 1;
+            }
+            Err(_) => {
+                eprintln!("race {i}: timed out");
+                tally.missing += 1;
+            }
+        }
+        sim.shutdown();
+    }
+    out
+}
+
+/// Runs `cmd` (which races `sim`) until the recorder has its pair or 15 s.
+fn spawned(sim: &SimServer, mut cmd: Command) -> Option<WireSample> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn racer");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let sample = loop {
+        if let Some(s) = sim.wire_sample() {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            break sim.wire_sample();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    sample
+}
+
+fn fresh_processes(
+    n: usize,
+    sim_rt: &tokio::runtime::Runtime,
+    racer: impl Fn(&SimServer, &std::path::Path) -> Command,
+) -> Tally {
+    let dir = std::env::temp_dir().join(format!("pretix-race-wire-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut rng = rand::rng();
+    let mut tally = Tally::default();
+    for _ in 0..n {
+        let appears = Trigger::AfterPolls(rng.random_range(0..=1));
+        let sim = sim_rt
+            .block_on(SimServer::start(scenario(1, appears)))
+            .expect("sim");
+        let cert = dir.join("sim-cert.pem");
+        std::fs::write(&cert, sim.cert_pem()).expect("write cert");
+        tally.add(spawned(&sim, racer(&sim, &cert)));
+        sim.shutdown();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    tally
+}
+
+/// What building the buy request costs (headers, cookies are added at
+/// send time, form encoding): the most a pre-built request could save.
+fn build_cost(sim_rt: &tokio::runtime::Runtime) {
+    let sim = sim_rt
+        .block_on(SimServer::start(scenario(1, Trigger::Never)))
+        .expect("sim");
+    let mut cfg = Config::new(&sim.base_url(), "org/event").expect("config");
+    cfg.extra_roots_pem = vec![sim.cert_pem().as_bytes().to_vec()];
+    let session = Session::new(&cfg).expect("session");
+    let page = url::Url::parse(&sim.marketplace_url()).expect("url");
+    let action = page.join("buy/w00000000000000/").expect("url");
+    let token = "a".repeat(64);
+    let form = [("csrfmiddlewaretoken", token.as_str())];
+    let mut v = Vec::with_capacity(20_000);
+    for _ in 0..20_000 {
+        let t = Instant::now();
+        let req = session.submit(&action, &page, &form).build();
+        let cookie = session.jar().header_for(&action);
+        v.push(t.elapsed());
+        let _ = std::hint::black_box((req, cookie));
+    }
+    v.sort();
+    println!(
+        "building one buy request (+ its Cookie header): p50 {:.2} µs, p99 {:.2} µs",
+        v[v.len() / 2].as_secs_f64() * 1e6,
+        v[v.len() * 99 / 100].as_secs_f64() * 1e6
+    );
+}
+
+/// Puts the calling thread (the simulator's) at real-time priority, so the
+/// recorder's timestamps are taken when the bytes move, not whenever a
+/// loaded machine next schedules the simulator. The racer keeps normal
+/// priority: its scheduling delays are part of what is measured.
+fn a_realtime() -> bool {
+    let param = libc::sched_param { sched_priority: 10 };
+    // SAFETY: plain syscall on the current thread with a valid parameter.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0 }
+}
+
+fn main() {
+    let a = args();
+    let realtime = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let rt_flag = realtime.clone();
+    let sim_rt = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("sim")
+            .on_thread_start(move || {
+                if !a_realtime() {
+                    rt_flag.store(false, std::sync::atomic::Ordering::SeqCst);
+                }
+            })
+            .enable_all()
+            .build()
+            .expect("sim runtime"),
+    );
+    // Run one task on the worker: it has started (and tried) by then.
+    let _ = sim_rt.block_on(sim_rt.spawn(async {}));
+    println!(
+        "sim thread at SCHED_FIFO priority 10: {}",
+        if realtime.load(std::sync::atomic::Ordering::SeqCst) {
+            "yes"
+        } else {
+            "no (not permitted; timestamps include the sim's wake-up under load)"
+        }
+    );
+    println!(
+        "wire reaction (last page byte out → first POST byte in, at the sim's TCP socket); runtime={} listings/page={}",
+        a.runtime, a.listings
+    );
+    if a.micro {
+        build_cost(&sim_rt);
+    }
+    if a.races > 0 {
+        for (kind, tally) in in_process(&a, &sim_rt) {
+            tally.print(&format!(
+                "in-process, runtime {kind}, warm (first race included)"
+            ));
+        }
+    }
+    if a.fresh > 0 {
+        fresh_processes(a.fresh, &sim_rt, |sim, cert| {
+            let mut c = Command::new(&a.bin);
+            c.args([
+                "--url",
+                &sim.base_url(),
+                "--event",
+                "org/event",
+                "--interval",
+                "1",
+                "--headless",
+            ])
+            .arg("--ca-cert")
+            .arg(cert)
+            .arg("--live-responses")
+            .arg(cert.with_file_name("live-responses"));
+            c
+        })
+        .print("fresh process, first listing (pretix-race binary)");
+    }
+    if let Some(orig) = &a.original {
+        fresh_processes(a.original_races, &sim_rt, |sim, cert| {
+            let mut c = Command::new(&a.python);
+            c.arg(orig)
+                .args([
+                    "--url",
+                    &sim.base_url(),
+                    "--event",
+                    "org/event",
+                    "--interval",
+                    "1",
+                    "--headless",
+                ])
+                .env("REQUESTS_CA_BUNDLE", cert)
+                .env("SSL_CERT_FILE", cert)
+                .current_dir(cert.parent().expect("dir"));
+            c
+        })
+        .print("original Python tool, fresh process");
+    }
+}

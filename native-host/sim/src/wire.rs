@@ -1,0 +1,278 @@
+//! The wire recorder: when bytes leave the server's socket and when the
+//! client's arrive, for measuring a racer's *wire reaction*.
+//!
+//! The race is decided between the last byte of the page that first shows a
+//! listing reaching the client's socket and the first byte of the client's
+//! buy POST reaching ours. Both ends are visible here, at the server's TCP
+//! socket, below TLS: every accepted connection's `TcpStream` is wrapped in
+//! a [`Tap`] that timestamps each completed `write` and each `read` that
+//! returns data. On loopback a completed `write(2)` has put the bytes in the
+//! peer's receive queue, so "write completed" is "available to the client".
+//!
+//! Pairing bytes with requests under HTTP/2 multiplexing is done with one
+//! flag rather than by decoding frames: the marketplace handler calls
+//! [`WireProbe::arm`] when it renders the first page that carries a listing.
+//! From then on:
+//!
+//! * every completed write (on any connection) moves `page_last_byte`
+//!   forward: the page's HEADERS and DATA frames are the only thing the
+//!   server sends until the client reacts;
+//! * the first read of at least [`MIN_REQUEST_BYTES`] is the start of the
+//!   POST, and closes the sample. Smaller reads are the client's HTTP/2
+//!   control frames (a WINDOW_UPDATE or PING ACK is 13–17 bytes plus 22 of
+//!   TLS record overhead); a POST's HEADERS frame with its cookies is several
+//!   hundred.
+//!
+//! Error bars: the read timestamp is taken when the simulator's task runs,
+//! which is after the bytes arrived by the time it takes the sim's runtime
+//! to wake (epoll → task poll, typically 5–30 µs on an idle core, more on a
+//! loaded one). The measure is therefore an upper bound on the client's
+//! reaction. A client that fires before the page has been written in full
+//! gets a negative reaction only if its POST arrives before the page's last
+//! write; the sample then keeps the last page write seen before the POST.
+
+use std::collections::HashSet;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// A read this large after the listing page is the client's next request.
+pub const MIN_REQUEST_BYTES: usize = 80;
+
+/// The measured pair for the first listing page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WireSample {
+    /// When the handler rendered the first page with a listing.
+    pub armed_at: Instant,
+    /// The last completed socket write after that, before the POST arrived.
+    pub page_last_byte: Instant,
+    /// The first read of a request's size after the page.
+    pub post_first_byte: Instant,
+    /// Connections accepted between the page and the POST (new TLS
+    /// handshakes on the race path; 0 on a warm connection).
+    pub handshakes: u64,
+    /// The POST came on the connection that carried the page.
+    pub same_connection: bool,
+}
+
+impl WireSample {
+    /// First byte of the POST in minus last byte of the page out.
+    pub fn reaction(&self) -> Duration {
+        self.post_first_byte
+            .saturating_duration_since(self.page_last_byte)
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    armed_at: Option<Instant>,
+    accepted_at_arm: u64,
+    page_last_byte: Option<(Instant, u64)>,
+    /// Connections that wrote after the arm.
+    page_conns: HashSet<u64>,
+    sample: Option<WireSample>,
+}
+
+/// Shared by the accept loop, every [`Tap`] and the marketplace handler.
+#[derive(Debug, Default)]
+pub struct WireProbe {
+    /// Fast path: nothing to record until a listing was rendered.
+    armed: AtomicBool,
+    accepted: AtomicU64,
+    state: Mutex<State>,
+}
+
+impl WireProbe {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A connection was accepted; returns its id.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// The first page carrying a listing is being rendered (later calls are
+    /// ignored).
+    pub fn arm(&self) {
+        let mut s = self.state();
+        if s.armed_at.is_none() {
+            s.armed_at = Some(Instant::now());
+            s.accepted_at_arm = self.connections();
+            self.armed.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn on_write(&self, conn: u64) {
+        if !self.armed.load(Ordering::Relaxed) {
+            return;
+        }
+        let now = Instant::now();
+        let mut s = self.state();
+        if s.sample.is_none() {
+            s.page_last_byte = Some((now, conn));
+            s.page_conns.insert(conn);
+        }
+    }
+
+    fn on_read(&self, conn: u64, n: usize) {
+        if n < MIN_REQUEST_BYTES || !self.armed.load(Ordering::Relaxed) {
+            return;
+        }
+        let now = Instant::now();
+        let accepted = self.connections();
+        let mut s = self.state();
+        if s.sample.is_some() {
+            return;
+        }
+        let (Some(armed_at), Some((page_last_byte, page_conn))) = (s.armed_at, s.page_last_byte)
+        else {
+            // Armed, but the page has not been written yet: a request from
+            // someone else (there is one client in a bench).
+            return;
+        };
+        s.sample = Some(WireSample {
+            armed_at,
+            page_last_byte,
+            post_first_byte: now,
+            handshakes: accepted - s.accepted_at_arm,
+            same_connection: page_conn == conn,
+        });
+    }
+
+    /// The sample, once the POST after the first listing page arrived.
+    pub fn sample(&self) -> Option<WireSample> {
+        self.state().sample
+    }
+}
+
+/// A socket that reports its reads and writes to a [`WireProbe`].
+pub struct Tap<S> {
+    inner: S,
+    probe: Arc<WireProbe>,
+    conn: u64,
+}
+
+impl<S> Tap<S> {
+    pub fn new(inner: S, probe: Arc<WireProbe>, conn: u64) -> Tap<S> {
+        Tap { inner, probe, conn }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            let n = buf.filled().len() - before;
+            if n > 0 {
+                self.probe.on_read(self.conn, n);
+            }
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled {
+            if n > 0 {
+                self.probe.on_write(self.conn);
+            }
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = polled {
+            if n > 0 {
+                self.probe.on_write(self.conn);
+            }
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_is_recorded_before_the_listing_page() {
+        let p = WireProbe::default();
+        p.on_write(0);
+        p.on_read(0, 500);
+        assert_eq!(p.sample(), None);
+    }
+
+    #[test]
+    fn the_pair_is_last_page_write_and_first_request_sized_read() {
+        let p = WireProbe::default();
+        let c = p.accepted();
+        p.arm();
+        p.on_write(c);
+        p.on_write(c);
+        // A WINDOW_UPDATE in TLS is not the POST.
+        p.on_read(c, 35);
+        assert_eq!(p.sample(), None);
+        p.on_read(c, 400);
+        let s = p.sample().expect("sample");
+        assert!(s.page_last_byte >= s.armed_at);
+        assert!(s.post_first_byte >= s.page_last_byte);
+        assert_eq!(s.handshakes, 0);
+        assert!(s.same_connection);
+        // Later traffic does not move it.
+        p.on_write(c);
+        p.on_read(c, 400);
+        assert_eq!(p.sample(), Some(s));
+    }
+
+    #[test]
+    fn a_new_connection_before_the_post_is_a_handshake() {
+        let p = WireProbe::default();
+        let c = p.accepted();
+        p.arm();
+        p.on_write(c);
+        let d = p.accepted();
+        p.on_read(d, 300);
+        let s = p.sample().expect("sample");
+        assert_eq!(s.handshakes, 1);
+        assert!(!s.same_connection);
+    }
+}
