@@ -241,7 +241,7 @@ fn parse_price(s: &str) -> Result<f64, String> {
     config::check_max_price(v).map_err(|e| e.to_string())
 }
 
-fn parse_webhook(s: &str) -> Result<Url, String> {
+pub(crate) fn parse_webhook(s: &str) -> Result<Url, String> {
     match Url::parse(s) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),
         _ => Err(format!("{s:?} is not an http(s) URL")),

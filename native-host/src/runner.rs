@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use url::Url;
 
 use crate::after_win::after_win;
@@ -75,33 +76,51 @@ pub async fn run(
     cancel: CancellationToken,
     out: &mut (dyn Write + Send),
 ) -> Result<Outcome, RunError> {
+    run_observed(cfg, notify, cancel, out, Events::none()).await
+}
+
+/// [`run`], with a copy of every race event sent to `observer` after it was
+/// logged (the multi-target status board listens there; see
+/// [`crate::targets`]). The reporter task stays in the caller's tracing
+/// span, so a target's name is on its event log lines too.
+pub async fn run_observed(
+    cfg: Config,
+    notify: Notify,
+    cancel: CancellationToken,
+    out: &mut (dyn Write + Send),
+    observer: Events,
+) -> Result<Outcome, RunError> {
     let notifier = Notifier::new(notify);
     let session = Session::new(&cfg)?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let reporter = {
         let notifier = notifier.clone();
         let live_responses = cfg.live_responses.clone();
-        tokio::spawn(async move {
-            let mut pending = Vec::new();
-            while let Some(ev) = rx.recv().await {
-                report::log(&ev);
-                artifacts::save_unknown_page(&live_responses, &ev);
-                if let RaceEvent::Detected { listing, target } = &ev {
-                    let (notifier, target, listing) =
-                        (notifier.clone(), target.clone(), listing.clone());
-                    pending.push(tokio::spawn(async move {
-                        notifier
-                            .detected(&target, &listing.ticket_type, &listing.price_text)
-                            .await
-                    }));
+        tokio::spawn(
+            async move {
+                let mut pending = Vec::new();
+                while let Some(ev) = rx.recv().await {
+                    report::log(&ev);
+                    artifacts::save_unknown_page(&live_responses, &ev);
+                    observer.send(ev.clone());
+                    if let RaceEvent::Detected { listing, target } = &ev {
+                        let (notifier, target, listing) =
+                            (notifier.clone(), target.clone(), listing.clone());
+                        pending.push(tokio::spawn(async move {
+                            notifier
+                                .detected(&target, &listing.ticket_type, &listing.price_text)
+                                .await
+                        }));
+                    }
+                }
+                for p in pending {
+                    if let Err(e) = p.await {
+                        tracing::warn!(cause = %e, "a detection notification did not finish");
+                    }
                 }
             }
-            for p in pending {
-                if let Err(e) = p.await {
-                    tracing::warn!(cause = %e, "a detection notification did not finish");
-                }
-            }
-        })
+            .in_current_span(),
+        )
     };
     let dry_run = cfg.dry_run;
     let race = Race::new(cfg.clone(), session)
