@@ -96,31 +96,28 @@ pub async fn run_observed(
     let reporter = {
         let notifier = notifier.clone();
         let live_responses = cfg.live_responses.clone();
-        tokio::spawn(
-            async move {
-                let mut pending = Vec::new();
-                while let Some(ev) = rx.recv().await {
-                    report::log(&ev);
-                    artifacts::save_unknown_page(&live_responses, &ev);
-                    observer.send(ev.clone());
-                    if let RaceEvent::Detected { listing, target } = &ev {
-                        let (notifier, target, listing) =
-                            (notifier.clone(), target.clone(), listing.clone());
-                        pending.push(tokio::spawn(async move {
-                            notifier
-                                .detected(&target, &listing.ticket_type, &listing.price_text)
-                                .await
-                        }));
-                    }
-                }
-                for p in pending {
-                    if let Err(e) = p.await {
-                        tracing::warn!(cause = %e, "a detection notification did not finish");
-                    }
+        tokio::spawn(Instrument::in_current_span(async move {
+            let mut pending = Vec::new();
+            while let Some(ev) = rx.recv().await {
+                report::log(&ev);
+                artifacts::save_unknown_page(&live_responses, &ev);
+                observer.send(ev.clone());
+                if let RaceEvent::Detected { listing, target } = &ev {
+                    let (notifier, target, listing) =
+                        (notifier.clone(), target.clone(), listing.clone());
+                    pending.push(tokio::spawn(async move {
+                        notifier
+                            .detected(&target, &listing.ticket_type, &listing.price_text)
+                            .await
+                    }));
                 }
             }
-            .in_current_span(),
-        )
+            for p in pending {
+                if let Err(e) = p.await {
+                    tracing::warn!(cause = %e, "a detection notification did not finish");
+                }
+            }
+        }))
     };
     let dry_run = cfg.dry_run;
     let race = Race::new(cfg.clone(), session)
