@@ -91,6 +91,18 @@ impl From<&TestHandoffError> for Exit {
     }
 }
 
+/// `pretix-race status`: a file that is not there or not ours is the
+/// user's path to fix (2); stdout failing is a runtime failure.
+impl From<&crate::status::StatusError> for Exit {
+    fn from(e: &crate::status::StatusError) -> Exit {
+        use crate::status::StatusError;
+        match e {
+            StatusError::Read { .. } | StatusError::Parse { .. } => Exit::Usage,
+            StatusError::Print(_) => Exit::Failure,
+        }
+    }
+}
+
 /// How bad a code is, for picking one among many targets: a configuration
 /// the user must fix (2) beats a marketplace that is not there (3), which
 /// beats a runtime failure (1), which beats an interruption (130); a win
