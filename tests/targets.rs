@@ -383,8 +383,9 @@ async fn repeated_event_flags_race_each_event() {
     let cli = Cli::from_arg_matches(&matches).unwrap();
     assert!(cli.race.is_multi());
     let specs = cli.race.targets(&matches).unwrap();
-    assert_eq!(cli.race.status_path(), live.join("status.json"));
-    let run = MultiRun::new(targets(specs)).status_file(cli.race.status_path());
+    let status_file = cli.race.status_path(&specs);
+    assert_eq!(status_file, live.join("status.json"));
+    let run = MultiRun::new(targets(specs)).status_file(status_file);
     let (summary, out, _) = run_all(run, CancellationToken::new()).await;
     assert_eq!(summary.won(), 1, "{summary:?}");
     assert!(matches!(

@@ -171,7 +171,8 @@ pub struct RaceArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// With several targets: keep this status file current (default:
-    /// <live-responses>/status.json); `pretix-race status` reads it.
+    /// status.json in the first target's live-responses directory);
+    /// `pretix-race status --file PATH` reads it.
     #[arg(long, value_name = "PATH")]
     pub status_file: Option<PathBuf>,
     /// Seconds between polls (fractions allowed, at least 1); each wait is
@@ -274,11 +275,16 @@ impl RaceArgs {
         })
     }
 
-    /// Where a multi-target run keeps its status.
-    pub fn status_path(&self) -> PathBuf {
-        self.status_file
-            .clone()
-            .unwrap_or_else(|| self.live_responses.join(crate::status::FILE_NAME))
+    /// Where a multi-target run keeps its status: `--status-file`, or
+    /// `status.json` in the first target's live-responses directory (the
+    /// config file's `live_responses`, unless `--live-responses` was typed).
+    pub fn status_path(&self, targets: &[TargetSpec]) -> PathBuf {
+        self.status_file.clone().unwrap_or_else(|| {
+            targets
+                .first()
+                .map_or(&self.live_responses, |t| &t.cfg.live_responses)
+                .join(crate::status::FILE_NAME)
+        })
     }
 }
 

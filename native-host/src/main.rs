@@ -130,6 +130,7 @@ async fn many_targets(cli: &Cli, matches: &clap::ArgMatches, cancel: Cancellatio
             return Exit::from(&e);
         }
     };
+    let status_file = cli.race.status_path(&specs);
     let targets: Vec<Target> = specs
         .into_iter()
         .map(|s| Target {
@@ -142,7 +143,6 @@ async fn many_targets(cli: &Cli, matches: &clap::ArgMatches, cancel: Cancellatio
             },
         })
         .collect();
-    let status_file = cli.race.status_path();
     tracing::info!(
         targets = targets.len(),
         status_file = %status_file.display(),
