@@ -345,6 +345,27 @@ live_responses = "out"
         assert_eq!(fest.cfg.live_responses, Path::new("live-responses"));
     }
 
+    /// The example in the repository is what the docs promise: it parses.
+    #[test]
+    fn the_example_file_is_valid() {
+        let text = include_str!("../../examples/pretix-race.toml");
+        let specs = parse(
+            text,
+            Path::new("examples/pretix-race.toml"),
+            &TargetKeys::default(),
+        )
+        .unwrap();
+        let names: Vec<_> = specs.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["festival", "club night", "summer"]);
+        assert_eq!(specs[0].cfg.interval.as_secs(), 10);
+        assert_eq!(specs[0].notify, ["ntfys://ntfy.sh/my-topic"]);
+        assert!(specs[2].cfg.dry_run && specs[2].webhook.is_some());
+        assert_eq!(
+            specs[2].cfg.event_url().as_str(),
+            "https://shop.example.org/prefix/summer/"
+        );
+    }
+
     #[test]
     fn command_line_flags_beat_the_file() {
         let cli = TargetKeys {
