@@ -251,10 +251,7 @@ impl RaceArgs {
             url: self.url.clone(),
             interval: typed("interval").then_some(self.interval),
             item: self.item.clone(),
-            sort: self
-                .sort
-                .and_then(|s| s.to_possible_value())
-                .map(|v| v.get_name().to_string()),
+            sort: self.sort.map(Into::into),
             max_price: self.max_price,
             ticket_type: self.ticket_type.clone(),
             dry_run: self.dry_run.then_some(true),
@@ -345,11 +342,8 @@ fn parse_price(s: &str) -> Result<f64, String> {
     config::check_max_price(v).map_err(|e| e.to_string())
 }
 
-pub(crate) fn parse_webhook(s: &str) -> Result<Url, String> {
-    match Url::parse(s) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),
-        _ => Err(format!("{s:?} is not an http(s) URL")),
-    }
+fn parse_webhook(s: &str) -> Result<Url, String> {
+    config::webhook_url(s)
 }
 
 #[cfg(test)]

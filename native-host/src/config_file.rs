@@ -15,12 +15,10 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use clap::ValueEnum;
-use pretix_race_shared::Filters;
+use pretix_race_shared::{Filters, SortOrder};
 use serde::Deserialize;
 use url::Url;
 
-use crate::cli::{parse_webhook, SortArg};
 use crate::config::{self, Config, ConfigError};
 
 /// Every per-target setting, each optional so that layers (built-in
@@ -37,8 +35,9 @@ pub struct TargetKeys {
     /// Seconds between polls (at least 1).
     pub interval: Option<f64>,
     pub item: Option<String>,
-    /// `price_asc`, `price_desc`, `newest` or `oldest`.
-    pub sort: Option<String>,
+    /// `price_asc`, `price_desc`, `newest` or `oldest` (toml names the
+    /// choices when the value is none of them).
+    pub sort: Option<SortOrder>,
     pub max_price: Option<f64>,
     pub ticket_type: Option<String>,
     pub dry_run: Option<bool>,
@@ -105,17 +104,12 @@ impl TargetKeys {
         if let Some(secs) = self.interval {
             cfg.interval = config::interval(secs)?;
         }
-        let sort = self
-            .sort
-            .as_deref()
-            .map(|s| SortArg::from_str(s, false).map_err(|_| TargetError::BadSort(s.into())))
-            .transpose()?;
         if let Some(max) = self.max_price {
             config::check_max_price(max)?;
         }
         cfg.filters = Filters {
             item: self.item.clone(),
-            sort: sort.map(Into::into),
+            sort: self.sort,
             max_price: self.max_price,
             ticket_type: self.ticket_type.clone(),
         };
@@ -137,7 +131,7 @@ impl TargetKeys {
         let webhook = self
             .webhook
             .as_deref()
-            .map(|w| parse_webhook(w).map_err(TargetError::BadWebhook))
+            .map(|w| config::webhook_url(w).map_err(TargetError::BadWebhook))
             .transpose()?;
         let name = match &self.name {
             Some(n) if n.trim().is_empty() => return Err(TargetError::EmptyName),
@@ -170,8 +164,6 @@ pub enum TargetError {
     Missing(&'static str),
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("sort = {0:?}: use price_asc, price_desc, newest or oldest")]
-    BadSort(String),
     #[error("webhook: {0}")]
     BadWebhook(String),
     #[error("ca_cert {}: {err}", path.display())]
@@ -336,10 +328,7 @@ live_responses = "out"
         assert_eq!(other.name, "org/other");
         assert_eq!(other.cfg.interval.as_millis(), 2500);
         assert_eq!(other.cfg.filters.max_price, Some(200.0));
-        assert_eq!(
-            other.cfg.filters.sort,
-            Some(pretix_race_shared::SortOrder::PriceAsc)
-        );
+        assert_eq!(other.cfg.filters.sort, Some(SortOrder::PriceAsc));
         // relative paths are next to the file
         assert_eq!(other.cfg.live_responses, Path::new("/etc/pretix/out"));
         assert_eq!(fest.cfg.live_responses, Path::new("live-responses"));
@@ -397,7 +386,6 @@ live_responses = "out"
     fn bad_values_name_the_target_and_the_rule() {
         let cases = [
             ("interval = 0.2", "at least 1 second"),
-            ("sort = \"cheapest\"", "price_asc"),
             ("max_price = -1", "non-negative"),
             ("webhook = \"nope\"", "http(s) URL"),
             ("ca_cert = [\"missing.pem\"]", "missing.pem"),
@@ -413,6 +401,19 @@ live_responses = "out"
             assert!(err.contains("target 2 (b)"), "{line}: {err}");
             assert!(err.contains(needle), "{line}: {err}");
         }
+    }
+
+    #[test]
+    fn a_bad_sort_names_the_choices_and_the_line() {
+        let text = "[[target]]\nurl = \"https://h.example\"\nevent = \"e\"\nsort = \"cheapest\"\n";
+        let err = parse_file(text, &TargetKeys::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cheapest") && err.contains("price_asc"),
+            "{err}"
+        );
+        assert!(err.contains("line 4"), "{err}");
     }
 
     #[test]
