@@ -3,7 +3,11 @@
 //! that wins later; the status file and `pretix-race status` while two
 //! targets poll; repeated `--event` on the command line.
 
+#[path = "common/process.rs"]
+mod process;
+
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -396,4 +400,99 @@ async fn repeated_event_flags_race_each_event() {
     assert!(out.starts_with("[org/fest]\n"), "{out}");
     assert_eq!(shop.sold().len(), 1);
     assert!(status::read(&live.join("status.json")).is_ok());
+}
+
+/// The `pretix-race` binary, built once per test run so it is never stale.
+fn binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = std::process::Command::new(cargo)
+            .args(["build", "-p", "pretix-race", "--bin", "pretix-race"])
+            .current_dir(&root)
+            .status()
+            .expect("cargo runs");
+        assert!(st.success(), "cargo build -p pretix-race failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let bin = target.join("debug/pretix-race");
+        assert!(bin.is_file(), "no binary at {}", bin.display());
+        bin
+    })
+}
+
+/// The real binary: `--config` with a winner and a 404, then `status`.
+#[tokio::test]
+async fn the_binary_runs_a_config_file_and_shows_its_status() {
+    let bin = binary();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (shop, pem) = sim(
+        dir,
+        "fest",
+        vec![listing(
+            "binarybinary0001",
+            "Ticket – Type A",
+            Trigger::Immediately,
+        )],
+    )
+    .await;
+    let file = dir.join("race.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[defaults]\nurl = \"{}\"\ninterval = 1\nca_cert = [\"{}\"]\nlive_responses = \"live\"\n\
+             [[target]]\nname = \"fest\"\nevent = \"org/fest\"\n\
+             [[target]]\nname = \"gone\"\nevent = \"org/gone\"\n",
+            shop.base_url(),
+            pem.display()
+        ),
+    )
+    .unwrap();
+    let run = process::output_within(
+        std::process::Command::new(bin)
+            .arg("--config")
+            .arg(&file)
+            .env_remove("PRETIX_RACE_LOG")
+            .current_dir(dir),
+        DEADLINE,
+    )
+    .await;
+    let (out, err) = (
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr),
+    );
+    assert_eq!(run.status.code(), Some(2), "{out}\n{err}");
+    assert!(
+        out.starts_with("[fest]\n==================== TICKET IN CART"),
+        "{out}"
+    );
+    assert_eq!(shop.sold().len(), 1);
+    let errors: Vec<&str> = err.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].contains("gone") && errors[0].contains("404"),
+        "{err}"
+    );
+
+    let status = process::output_within(
+        std::process::Command::new(bin)
+            .args(["status", "--file"])
+            .arg(dir.join("live").join("status.json")),
+        DEADLINE,
+    )
+    .await;
+    let table = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(status.status.code(), Some(0), "{table}");
+    let state = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+    };
+    assert_eq!(state("fest").as_deref(), Some("won"), "{table}");
+    assert_eq!(state("gone").as_deref(), Some("dropped"), "{table}");
+    assert!(table.contains("finished (pid "), "{table}");
 }
