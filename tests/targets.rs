@@ -354,6 +354,83 @@ async fn the_status_file_and_command_show_every_target_while_it_runs() {
 }
 
 #[tokio::test]
+async fn a_dead_host_is_retried_while_the_other_target_wins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (shop, pem) = sim(
+        dir,
+        "alive",
+        vec![listing(
+            "alivealivealive1",
+            "Ticket – Type A",
+            Trigger::Immediately,
+        )],
+    )
+    .await;
+    // A port nothing listens on any more: connection refused.
+    let dead_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let text = format!(
+        "[defaults]\ninterval = 1\nlive_responses = \"live\"\n\
+         [[target]]\nname = \"alive\"\nurl = \"{}\"\nevent = \"org/alive\"\nca_cert = [\"{}\"]\n\
+         [[target]]\nname = \"dead\"\nurl = \"https://127.0.0.1:{dead_port}\"\nevent = \"org/dead\"\n",
+        shop.base_url(),
+        pem.display()
+    );
+    let specs = config_file::parse(&text, &dir.join("race.toml"), &TargetKeys::default()).unwrap();
+    let run = MultiRun::new(targets(specs)).status_file(dir.join("status.json"));
+    let mut written = run.subscribe();
+    let cancel = CancellationToken::new();
+    let running = tokio::spawn(run_all(run, cancel.clone()));
+
+    // The winner is done while the dead host is being retried, not dropped.
+    let state_of = |s: &StatusFile, name: &str| {
+        s.targets
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| (t.state, t.clone()))
+    };
+    let seen = tokio::time::timeout(
+        DEADLINE,
+        written.wait_for(|s| {
+            s.as_ref().is_some_and(|s| {
+                state_of(s, "alive").is_some_and(|(st, _)| st == State::Won)
+                    && state_of(s, "dead").is_some_and(|(st, t)| {
+                        st == State::Backoff && t.backoff_reason.as_deref() == Some("network")
+                    })
+            })
+        }),
+    )
+    .await
+    .expect("the winner wins while the dead host backs off")
+    .expect("the status writer runs")
+    .clone()
+    .unwrap();
+    let dead = state_of(&seen, "dead").unwrap().1;
+    assert!(
+        dead.last_problem.is_some() && dead.ended.is_none(),
+        "{dead:?}"
+    );
+
+    cancel.cancel();
+    let (summary, out, _) = running.await.unwrap();
+    assert!(matches!(
+        end_of(&summary, "alive"),
+        TargetEnd::Ran(Ok(Outcome::Won))
+    ));
+    assert!(matches!(
+        end_of(&summary, "dead"),
+        TargetEnd::Ran(Ok(Outcome::Stopped))
+    ));
+    // one won, one stopped by Ctrl-C: 130
+    assert_eq!(Exit::from(&summary), Exit::Interrupted);
+    assert!(out.starts_with("[alive]\n"), "{out}");
+    assert_eq!(shop.sold().len(), 1);
+}
+
+#[tokio::test]
 async fn repeated_event_flags_race_each_event() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
