@@ -10,6 +10,7 @@ use pretix_race_shared::{Filters, SortOrder};
 use url::Url;
 
 use crate::config::{self, Config, ConfigError};
+use crate::config_file::{self, TargetKeys, TargetSpec};
 use crate::notify::{Channel, Notify};
 
 const EXAMPLES: &str = "\
@@ -38,8 +39,17 @@ Examples:
   # Only look, never buy:
   pretix-race --url https://tickets.example.com --event myorg/myevent --dry-run
 
+  # Many events at once (one process, one race each; see docs/targets.md):
+  pretix-race --config pretix-race.toml
+  pretix-race --url https://tickets.example.com --event org/day1 --event org/day2
+
+  # What is every target doing? (reads the status file a multi-target run keeps)
+  pretix-race status
+
 Exit codes: 0 won (cart verified), 1 runtime failure, 2 usage/config error,
-3 marketplace not found (try --poll-inactive-marketplace), 130 stopped (Ctrl-C).";
+3 marketplace not found (try --poll-inactive-marketplace), 130 stopped (Ctrl-C).
+With several targets: 0 only if every target won, otherwise the most severe
+code among them (2 > 3 > 1 > 130).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -78,6 +88,23 @@ pub enum Command {
     Demo(DemoArgs),
     /// Send a fake win through the handoff path, to check your setup.
     TestHandoff(TestHandoffArgs),
+    /// Show what every target of a running (or finished) multi-target run
+    /// is doing, from its status file.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The status file (the run's --status-file).
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "live-responses/status.json"
+    )]
+    pub file: PathBuf,
+    /// Print the file's JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -137,11 +164,26 @@ impl From<SortArg> for SortOrder {
 pub struct RaceArgs {
     /// Shop base URL, e.g. https://tickets.example.com (may include a path
     /// prefix such as https://host/organizer).
-    #[arg(long, value_name = "URL", required_unless_present = "notify_test")]
+    #[arg(long, value_name = "URL", required_unless_present_any = ["config", "notify_test"])]
     pub url: Option<String>,
-    /// Event slug: `event`, or `organizer/event`.
-    #[arg(long, value_name = "SLUG", required_unless_present = "notify_test")]
-    pub event: Option<String>,
+    /// Event slug: `event`, or `organizer/event`. Repeat it to race several
+    /// events of the same shop in one process.
+    #[arg(
+        long,
+        value_name = "SLUG",
+        required_unless_present_any = ["config", "notify_test"],
+        conflicts_with = "config"
+    )]
+    pub event: Vec<String>,
+    /// Race every `[[target]]` of this TOML file in one process (see
+    /// docs/targets.md); flags given here override the file, for every target.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// With several targets: keep this status file current (default:
+    /// status.json in the first target's live-responses directory);
+    /// `pretix-race status --file PATH` reads it.
+    #[arg(long, value_name = "PATH")]
+    pub status_file: Option<PathBuf>,
     /// Seconds between polls (fractions allowed, at least 1); each wait is
     /// jittered ±20 %.
     #[arg(long, value_name = "SECONDS", default_value_t = 15.0, value_parser = parse_interval)]
@@ -222,6 +264,65 @@ pub enum UsageError {
     Missing,
     #[error("--ca-cert {path}: {err}")]
     CaCert { path: String, err: std::io::Error },
+    #[error(transparent)]
+    ConfigFile(#[from] crate::config_file::ConfigFileError),
+    #[error(transparent)]
+    Target(#[from] crate::config_file::TargetError),
+}
+
+impl RaceArgs {
+    /// Several targets: a config file, or `--event` more than once.
+    pub fn is_multi(&self) -> bool {
+        self.config.is_some() || self.event.len() > 1
+    }
+
+    /// The per-target flags the user typed (clap's defaults left out, so
+    /// they do not override a config file's values).
+    pub fn explicit_keys(&self, matches: &clap::ArgMatches) -> TargetKeys {
+        let typed = |id: &str| {
+            matches!(
+                matches.value_source(id),
+                Some(
+                    clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable
+                )
+            )
+        };
+        TargetKeys {
+            url: self.url.clone(),
+            interval: typed("interval").then_some(self.interval),
+            item: self.item.clone(),
+            sort: self.sort.map(Into::into),
+            max_price: self.max_price,
+            ticket_type: self.ticket_type.clone(),
+            dry_run: self.dry_run.then_some(true),
+            poll_inactive_marketplace: self.poll_inactive_marketplace,
+            ca_cert: (!self.ca_cert.is_empty()).then(|| self.ca_cert.clone()),
+            webhook: self.webhook.as_ref().map(Url::to_string),
+            live_responses: typed("live_responses").then(|| self.live_responses.clone()),
+            ..TargetKeys::default()
+        }
+    }
+
+    /// Every target of a multi-target run, validated.
+    pub fn targets(&self, matches: &clap::ArgMatches) -> Result<Vec<TargetSpec>, UsageError> {
+        let cli = self.explicit_keys(matches);
+        Ok(match &self.config {
+            Some(path) => config_file::load(path, &cli)?,
+            None => config_file::from_events(&self.event, &cli)?,
+        })
+    }
+
+    /// Where a multi-target run keeps its status: `--status-file`, or
+    /// `status.json` in the first target's live-responses directory (the
+    /// config file's `live_responses`, unless `--live-responses` was typed).
+    pub fn status_path(&self, targets: &[TargetSpec]) -> PathBuf {
+        self.status_file.clone().unwrap_or_else(|| {
+            targets
+                .first()
+                .map_or(&self.live_responses, |t| &t.cfg.live_responses)
+                .join(crate::status::FILE_NAME)
+        })
+    }
 }
 
 impl RaceArgs {
@@ -239,7 +340,7 @@ impl RaceArgs {
 
     /// Validate into a race [`Config`].
     pub fn to_config(&self) -> Result<Config, UsageError> {
-        let (Some(url), Some(event)) = (&self.url, &self.event) else {
+        let (Some(url), Some(event)) = (&self.url, self.event.first()) else {
             return Err(UsageError::Missing);
         };
         let mut cfg = Config::new(url, event)?;
@@ -298,16 +399,13 @@ fn parse_notify(s: &str) -> Result<Channel, String> {
 }
 
 fn parse_webhook(s: &str) -> Result<Url, String> {
-    match Url::parse(s) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),
-        _ => Err(format!("{s:?} is not an http(s) URL")),
-    }
+    config::webhook_url(s)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use clap::{CommandFactory, FromArgMatches};
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("pretix-race").chain(args.iter().copied()))
@@ -384,6 +482,63 @@ mod tests {
             assert_eq!(err.exit_code(), 2, "{args:?}");
             assert!(err.to_string().contains(needle), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn several_targets_from_the_command_line() {
+        let args = [
+            "pretix-race",
+            "--url",
+            "https://h.example",
+            "--event",
+            "org/a",
+            "--event",
+            "org/b",
+            "--max-price",
+            "90",
+        ];
+        let matches = Cli::command().try_get_matches_from(args).unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        assert!(cli.race.is_multi());
+        let targets = cli.race.targets(&matches).unwrap();
+        let names: Vec<_> = targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["org/a", "org/b"]);
+        assert!(targets
+            .iter()
+            .all(|t| t.cfg.filters.max_price == Some(90.0)));
+        // one --event stays the plain single race
+        assert!(!parse(&["--url", "https://h", "--event", "e"])
+            .unwrap()
+            .race
+            .is_multi());
+    }
+
+    #[test]
+    fn with_a_config_file_only_typed_flags_override_it() {
+        let matches = Cli::command()
+            .try_get_matches_from(["pretix-race", "--config", "x.toml", "--dry-run"])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        let keys = cli.race.explicit_keys(&matches);
+        assert_eq!(keys.dry_run, Some(true));
+        // --interval and --live-responses have defaults, but were not typed
+        assert_eq!((keys.interval, keys.live_responses), (None, None));
+        let matches = Cli::command()
+            .try_get_matches_from(["pretix-race", "--config", "x.toml", "--interval", "7"])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        assert_eq!(cli.race.explicit_keys(&matches).interval, Some(7.0));
+        // a file and --event do not mix
+        assert!(parse(&["--config", "x.toml", "--event", "e"]).is_err());
+    }
+
+    #[test]
+    fn status_reads_a_file() {
+        let Some(Command::Status(args)) = parse(&["status", "--json"]).unwrap().command else {
+            panic!("status subcommand");
+        };
+        assert!(args.json);
+        assert_eq!(args.file, PathBuf::from("live-responses/status.json"));
     }
 
     #[test]

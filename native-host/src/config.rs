@@ -135,6 +135,14 @@ pub fn seconds(name: &'static str, secs: f64) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Validate a webhook URL: http(s) with a host. The message is the flag's.
+pub fn webhook_url(s: &str) -> Result<Url, String> {
+    match Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),
+        _ => Err(format!("{s:?} is not an http(s) URL")),
+    }
+}
+
 pub fn check_max_price(max: f64) -> Result<f64, ConfigError> {
     if !rules::max_price_ok(max) {
         return Err(ConfigError::BadMaxPrice(max));

@@ -93,6 +93,52 @@ impl From<&TestHandoffError> for Exit {
     }
 }
 
+/// `pretix-race status`: a file that is not there or not ours is the
+/// user's path to fix (2); stdout failing is a runtime failure.
+impl From<&crate::status::StatusError> for Exit {
+    fn from(e: &crate::status::StatusError) -> Exit {
+        use crate::status::StatusError;
+        match e {
+            StatusError::Read { .. } | StatusError::Parse { .. } => Exit::Usage,
+            StatusError::Print(_) => Exit::Failure,
+        }
+    }
+}
+
+/// How bad a code is, for picking one among many targets: a configuration
+/// the user must fix (2) beats a marketplace that is not there (3), which
+/// beats a runtime failure (1), which beats an interruption (130); a win
+/// (0) is the mildest.
+fn severity(e: Exit) -> u8 {
+    match e {
+        Exit::Success => 0,
+        Exit::Interrupted => 1,
+        Exit::Failure => 2,
+        Exit::NoMarketplace => 3,
+        Exit::Usage => 4,
+    }
+}
+
+/// The most severe of several codes (`Success` when there are none).
+pub fn most_severe(codes: impl IntoIterator<Item = Exit>) -> Exit {
+    codes
+        .into_iter()
+        .max_by_key(|e| severity(*e))
+        .unwrap_or(Exit::Success)
+}
+
+/// Many targets: 0 only if every target won, otherwise the most severe
+/// code among them ([`most_severe`]).
+impl From<&crate::targets::Summary> for Exit {
+    fn from(s: &crate::targets::Summary) -> Exit {
+        use crate::targets::TargetEnd;
+        most_severe(s.ended.iter().map(|(_, end)| match end {
+            TargetEnd::Ran(r) => of(r),
+            TargetEnd::Panicked(_) => Exit::Failure,
+        }))
+    }
+}
+
 /// The exit code for a whole result: success values map through `O`,
 /// errors through `E`.
 pub fn of<O, E>(result: &Result<O, E>) -> Exit
@@ -132,6 +178,17 @@ mod tests {
             assert_eq!(exit as u8, code, "{exit:?}");
             assert_eq!(ExitCode::from(exit), ExitCode::from(code), "{exit:?}");
         }
+    }
+
+    #[test]
+    fn many_targets_end_with_the_most_severe_code() {
+        use Exit::*;
+        assert_eq!(most_severe([Success, Success]), Success);
+        assert_eq!(most_severe([Success, Interrupted]), Interrupted);
+        assert_eq!(most_severe([Interrupted, Failure, Success]), Failure);
+        assert_eq!(most_severe([Failure, NoMarketplace]), NoMarketplace);
+        assert_eq!(most_severe([NoMarketplace, Usage, Failure]), Usage);
+        assert_eq!(most_severe([]), Success);
     }
 
     #[test]

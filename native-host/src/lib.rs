@@ -35,6 +35,7 @@ pub mod bounded;
 pub mod cart;
 pub mod cli;
 pub mod config;
+pub mod config_file;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod events;
@@ -47,6 +48,8 @@ pub mod race;
 pub mod report;
 pub mod runner;
 pub mod session;
+pub mod status;
+pub mod targets;
 pub mod test_handoff;
 pub mod tls;
 pub mod wait;

@@ -8,10 +8,11 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use pretix_race::cli::{Cli, Command, LogFormat};
 use pretix_race::exit::{self, Exit};
 use pretix_race::host;
+use pretix_race::notify::Channel;
 use pretix_race::runner;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
@@ -32,12 +33,15 @@ fn main() -> ExitCode {
         runtime.shutdown_timeout(std::time::Duration::from_secs(2));
         return finish(end).into();
     }
-    let cli = Cli::parse();
+    // The matches are kept: with several targets, only the flags the user
+    // typed override a config file (clap's defaults must not).
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_logging(cli.verbose, cli.log_format);
     let Some(runtime) = runtime() else {
         return Exit::Failure.into();
     };
-    runtime.block_on(run(cli)).into()
+    runtime.block_on(run(cli, matches)).into()
 }
 
 /// The command line's runtime: the race's own, one thread (see
@@ -86,7 +90,7 @@ fn init_host_logging() {
     }
 }
 
-async fn run(cli: Cli) -> Exit {
+async fn run(cli: Cli, matches: clap::ArgMatches) -> Exit {
     let cancel = CancellationToken::new();
     {
         let cancel = cancel.clone();
@@ -105,6 +109,11 @@ async fn run(cli: Cli) -> Exit {
         Some(Command::TestHandoff(args)) => {
             finish(pretix_race::test_handoff::run(&args, &mut stdout).await)
         }
+        Some(Command::Status(args)) => finish(pretix_race::status::show(
+            &args.file,
+            args.json,
+            &mut stdout,
+        )),
         None if cli.race.notify_test => {
             let notify = cli.race.to_notify();
             match runner::notify_test(notify, &mut stdout).await {
@@ -120,6 +129,7 @@ async fn run(cli: Cli) -> Exit {
                 }
             }
         }
+        None if cli.race.is_multi() => many_targets(&cli, &matches, cancel).await,
         None => {
             let cfg = match cli.race.to_config() {
                 Ok(cfg) => cfg,
@@ -133,6 +143,55 @@ async fn run(cli: Cli) -> Exit {
             finish(runner::run(cfg, notify, cancel, &mut stdout).await)
         }
     }
+}
+
+/// `--config FILE` or several `--event`s: every target on this runtime.
+async fn many_targets(cli: &Cli, matches: &clap::ArgMatches, cancel: CancellationToken) -> Exit {
+    use pretix_race::targets::{MultiRun, Target};
+    let specs = match cli.race.targets(matches) {
+        Ok(specs) => specs,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::from(&e);
+        }
+    };
+    let status_file = cli.race.status_path(&specs);
+    let mut targets: Vec<Target> = Vec::with_capacity(specs.len());
+    for s in specs {
+        // The command line's notification settings, plus the target's own
+        // `webhook` and `notify = [...]` from the file.
+        let mut notify = cli.race.to_notify();
+        notify.webhook = s.webhook.or(notify.webhook);
+        for url in &s.notify {
+            match url.parse::<Channel>() {
+                Ok(channel) => notify.channels.push(channel),
+                Err(e) => {
+                    eprintln!("error: target {:?}: notify URL: {e}", s.name);
+                    return Exit::Usage;
+                }
+            }
+        }
+        targets.push(Target {
+            name: s.name,
+            cfg: s.cfg,
+            notify,
+        });
+    }
+    tracing::info!(
+        targets = targets.len(),
+        status_file = %status_file.display(),
+        "racing {} target(s); `pretix-race status --file {}` shows them",
+        targets.len(),
+        status_file.display()
+    );
+    let out: pretix_race::targets::SharedOut =
+        std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()));
+    let summary = MultiRun::new(targets)
+        .status_file(status_file)
+        .run(cancel, out)
+        .await;
+    tracing::info!("{} of {} target(s) won", summary.won(), summary.ended.len());
+    Exit::from(&summary)
 }
 
 /// `docker stop`, `systemctl stop` and `kill` send SIGTERM: stop the same

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use url::Url;
 
 use crate::after_win::after_win;
@@ -83,13 +84,27 @@ pub async fn run(
     cancel: CancellationToken,
     out: &mut (dyn Write + Send),
 ) -> Result<Outcome, RunError> {
+    run_observed(cfg, notify, cancel, out, Events::none()).await
+}
+
+/// [`run`], with a copy of every race event sent to `observer` after it was
+/// logged (the multi-target status board listens there; see
+/// [`crate::targets`]). The reporter task stays in the caller's tracing
+/// span, so a target's name is on its event log lines too.
+pub async fn run_observed(
+    cfg: Config,
+    notify: Notify,
+    cancel: CancellationToken,
+    out: &mut (dyn Write + Send),
+    observer: Events,
+) -> Result<Outcome, RunError> {
     let notifier = Notifier::new(notify);
     let session = Session::new(&cfg)?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let reporter = {
         let notifier = notifier.clone();
         let live_responses = cfg.live_responses.clone();
-        tokio::spawn(async move {
+        tokio::spawn(Instrument::in_current_span(async move {
             let mut reporter = Reporter::default();
             let mut debug_pages = DebugPages::new(&live_responses);
             let mut pending: Vec<tokio::task::JoinHandle<()>> = Vec::new();
@@ -98,6 +113,7 @@ pub async fn run(
             while let Some(ev) = rx.recv().await {
                 reporter.log(&ev);
                 debug_pages.on_event(&ev);
+                observer.send(ev.clone());
                 let notifier = notifier.clone();
                 let note = notification_for(&ev, &mut started, &mut health);
                 if note.is_some() {
@@ -122,7 +138,7 @@ pub async fn run(
                 }
             }
             pending
-        })
+        }))
     };
     let dry_run = cfg.dry_run;
     let race = Race::new(cfg.clone(), session)

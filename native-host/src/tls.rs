@@ -105,6 +105,36 @@ pub fn client_config(extra_pems: &[Vec<u8>]) -> Result<rustls::ClientConfig, Tls
         }
     }
 
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = shared_verifier(pins, &provider);
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// One verifier per distinct set of pins, for the whole process.
+///
+/// Why: the platform store is ~150 root certificates, read from disk and
+/// parsed into trust anchors; with many targets in one process (see
+/// `crate::targets`) every session used to hold its own copy (about 0.4 MB
+/// each: 200 targets, 80 MB). The verifier holds no per-connection state,
+/// so sessions with the same pins share one. The platform store is read
+/// once per process: a root added to it during a run is seen by the next run.
+fn shared_verifier(
+    pins: Vec<CertificateDer<'static>>,
+    provider: &Arc<CryptoProvider>,
+) -> Arc<PinningVerifier> {
+    static CACHE: std::sync::Mutex<Vec<Arc<PinningVerifier>>> = std::sync::Mutex::new(Vec::new());
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(v) = cache.iter().find(|v| v.pins == pins) {
+        return v.clone();
+    }
     let mut roots = RootCertStore::empty();
     // Like reqwest: unreadable or unparsable platform certificates are
     // skipped. With no roots at all every unpinned server is refused as
@@ -121,16 +151,9 @@ pub fn client_config(extra_pems: &[Vec<u8>]) -> Result<rustls::ClientConfig, Tls
     // certificates it signed; only as the server's own certificate does it
     // need the pin.
     roots.add_parsable_certificates(pins.iter().cloned());
-
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = PinningVerifier::new(roots, pins, provider.clone());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
+    let verifier = Arc::new(PinningVerifier::new(roots, pins, provider.clone()));
+    cache.push(verifier.clone());
+    verifier
 }
 
 /// webpki first; if it refuses, a server certificate that is byte for byte
