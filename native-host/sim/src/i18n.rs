@@ -182,6 +182,12 @@ const EN: Table = &[
 ];
 
 /// German. pretix core strings as in pretix's `de` (formal) catalogue.
+///
+/// Checked against `pretix/pretix` `src/pretix/locale/de/LC_MESSAGES/django.po`
+/// (catalogue of 2021-09, commit 002469d5) where noted; Django's strings
+/// against `django/conf/locale/de/LC_MESSAGES/django.po`. Entries without a
+/// note could not be checked (msgid missing from the stored catalogue or
+/// not located) and keep their earlier wording.
 const DE: Table = &[
     ("t_skip", "Zum Hauptinhalt springen"),
     ("t_contact", "Kontakt"),
@@ -191,31 +197,45 @@ const DE: Table = &[
     ("t_products", "Produkte"),
     ("t_tickets", "Tickets"),
     ("t_unavailable", "NICHT VERFÜGBAR"),
+    // msgid "from %(price)s"
     ("t_from", "ab"),
+    // msgid "If you already ordered a ticket"
     ("t_already_ordered", "Wenn Sie bereits ein Ticket bestellt haben"),
     ("t_click_link", "Klicken Sie auf den Link in einer der E-Mails, die wir Ihnen geschickt haben."),
+    // msgid "Your cart"
     ("t_your_cart", "Ihr Warenkorb"),
     ("t_total", "Summe"),
+    // msgid "One product" / msgid_plural "%(num)s products"
     ("t_one_product", "Ein Produkt"),
     ("t_products_n", "{n} Produkte"),
+    // msgid "The items in your cart are reserved for you for %(minutes)s minutes."
     ("t_reserved", "Die Produkte in Ihrem Warenkorb sind noch {n} Minuten für Sie reserviert."),
-    ("t_checkout", "Bestellung"),
+    // msgid "Checkout" (checkout_base.html)
+    ("t_checkout", "Bestellung fortsetzen"),
     ("t_checkout_steps", "Bestellschritte"),
+    // msgid "Current:"
     ("t_current", "Aktuell:"),
-    ("t_step_title", "Schritt 1 von 3: Ihre Angaben"),
-    ("t_step_info", "Ihre Angaben"),
+    // msgid "Step %(current)s of %(total)s: %(label)s" with the step label below
+    ("t_step_title", "Schritt 1 von 3: Ihre Informationen"),
+    // msgctxt "checkoutflow": "Your information", "Payment", "Review order",
+    // "Order confirmed"
+    ("t_step_info", "Ihre Informationen"),
     ("t_step_payment", "Zahlung"),
     ("t_step_review", "Bestellung prüfen"),
-    ("t_step_done", "Bestellung bestätigt"),
-    ("t_questions_intro", "Bevor wir fortfahren können, müssen Sie uns noch einige Fragen beantworten."),
+    ("t_step_done", "Bestellbestätigung"),
+    // msgid "Before we continue, we need you to answer some questions."
+    ("t_questions_intro", "Bitte antworten Sie auf die untenstehenden Fragen, bevor wir mit der Bestellung fortfahren."),
+    // msgid "Contact information"; "E-mail"; msgctxt "form" "required"
     ("t_contact_information", "Kontaktinformationen"),
     ("t_email", "E-Mail"),
     ("t_required", "erforderlich"),
     ("t_cancel", "Abbrechen"),
     ("t_continue", "Fortfahren"),
+    // Django: msgid "Forbidden", "CSRF verification failed. Request aborted."
     ("t_forbidden", "Verboten"),
     ("t_csrf_failed", "CSRF-Verifizierung fehlgeschlagen. Anfrage abgebrochen."),
-    ("t_csrf_reason", "Angegebener Grund für den Fehler:"),
+    // Django's CSRF template writes this one as an untranslated literal.
+    ("t_csrf_reason", "Reason given for failure:"),
     ("t_marketplace", "Ticketbörse"),
     ("t_marketplace_button", "Ticketbörse"),
     ("t_sell_yours", "Sie können nicht kommen? Verkaufen Sie Ihr Ticket weiter!"),
@@ -245,6 +265,13 @@ const DE: Table = &[
 ];
 
 /// French. pretix core strings as in pretix's `fr` catalogue.
+///
+/// Checked against `pretix/pretix` `src/pretix/locale/fr/LC_MESSAGES/django.po`
+/// (catalogue of 2020-10, commit 0a1a9fcf) where noted; Django's strings
+/// against `django/conf/locale/fr/LC_MESSAGES/django.po`. Entries without a
+/// note could not be checked and keep their earlier wording (that catalogue
+/// has no "Step … of …" or "Current:" yet, and "One product" and "from" are
+/// only fuzzy there).
 const FR: Table = &[
     ("t_skip", "Aller au contenu principal"),
     ("t_contact", "Contact"),
@@ -258,42 +285,52 @@ const FR: Table = &[
     ("t_tickets", "Billets"),
     ("t_unavailable", "INDISPONIBLE"),
     ("t_from", "à partir de"),
+    // msgid "If you already ordered a ticket"
     ("t_already_ordered", "Si vous avez déjà commandé un billet"),
     (
         "t_click_link",
         "Cliquez sur le lien dans l'un des courriels que nous vous avons envoyés.",
     ),
+    // msgid "Your cart"
     ("t_your_cart", "Votre panier"),
     ("t_total", "Total"),
     ("t_one_product", "Un produit"),
     ("t_products_n", "{n} produits"),
+    // msgid "The items in your cart are reserved for you for %(minutes)s minutes."
     (
         "t_reserved",
-        "Les articles de votre panier vous sont réservés pendant {n} minutes.",
+        "Les articles de votre panier vous sont réservés pour {n} minutes.",
     ),
-    ("t_checkout", "Commande"),
+    // msgid "Checkout" (checkout_base.html)
+    ("t_checkout", "Paiement"),
     ("t_checkout_steps", "Étapes de la commande"),
     ("t_current", "Actuel :"),
     ("t_step_title", "Étape 1 sur 3 : Vos informations"),
+    // msgctxt "checkoutflow": "Your information", "Payment", "Review order",
+    // "Order confirmed"
     ("t_step_info", "Vos informations"),
     ("t_step_payment", "Paiement"),
-    ("t_step_review", "Vérifier la commande"),
-    ("t_step_done", "Commande confirmée"),
+    ("t_step_review", "Validation"),
+    ("t_step_done", "Commande validée"),
+    // msgid "Before we continue, we need you to answer some questions."
     (
         "t_questions_intro",
         "Avant de continuer, nous avons besoin que vous répondiez à quelques questions.",
     ),
-    ("t_contact_information", "Coordonnées"),
-    ("t_email", "Courriel"),
+    // msgid "Contact information"; msgid "E-mail" (translated "E-Mail" there)
+    ("t_contact_information", "Coordonnées de contact"),
+    ("t_email", "E-Mail"),
     ("t_required", "obligatoire"),
     ("t_cancel", "Annuler"),
     ("t_continue", "Continuer"),
+    // Django: msgid "Forbidden", "CSRF verification failed. Request aborted."
     ("t_forbidden", "Interdit"),
     (
         "t_csrf_failed",
-        "La vérification CSRF a échoué. Requête abandonnée.",
+        "La vérification CSRF a échoué. La requête a été interrompue.",
     ),
-    ("t_csrf_reason", "Raison donnée pour cet échec :"),
+    // Django's CSRF template writes this one as an untranslated literal.
+    ("t_csrf_reason", "Reason given for failure:"),
     ("t_marketplace", "Bourse aux billets"),
     ("t_marketplace_button", "Bourse aux billets"),
     (
@@ -350,6 +387,14 @@ const FR: Table = &[
 ];
 
 /// Dutch: the language the client has no words for.
+///
+/// Checked against `pretix/pretix` `src/pretix/locale/nl/LC_MESSAGES/django.po`
+/// (catalogue of 2019-06, commit 003d958c) where noted. Django's Dutch CSRF
+/// wording is the one Django's own test `tests/view_tests/tests/test_csrf.py`
+/// asserts (the stored Dutch Django catalogue predates those strings).
+/// Entries without a note could not be checked and keep their earlier
+/// wording (that catalogue has no "Step … of …" or "Current:" yet; the
+/// step word itself, msgctxt "checkoutflow" "Step", is "Stap").
 const NL: Table = &[
     ("t_skip", "Naar de hoofdinhoud"),
     ("t_contact", "Contact"),
@@ -363,42 +408,52 @@ const NL: Table = &[
     ("t_tickets", "Tickets"),
     ("t_unavailable", "NIET BESCHIKBAAR"),
     ("t_from", "vanaf"),
+    // msgid "If you already ordered a ticket"
     ("t_already_ordered", "Als u al een ticket heeft besteld"),
     (
         "t_click_link",
         "Klik op de link in een van de e-mails die we u hebben gestuurd.",
     ),
+    // msgid "Your cart"
     ("t_your_cart", "Uw winkelwagen"),
     ("t_total", "Totaal"),
     ("t_one_product", "Eén product"),
     ("t_products_n", "{n} producten"),
+    // msgid "The items in your cart are reserved for you for %(minutes)s minutes."
     (
         "t_reserved",
-        "De producten in uw winkelwagen zijn nog {n} minuten voor u gereserveerd.",
+        "De items in uw winkelwagen zijn voor u gereserveerd voor {n} minuten.",
     ),
+    // msgid "Checkout" (checkout_base.html)
     ("t_checkout", "Afrekenen"),
     ("t_checkout_steps", "Stappen"),
     ("t_current", "Huidig:"),
     ("t_step_title", "Stap 1 van 3: Uw gegevens"),
+    // msgctxt "checkoutflow": "Your information", "Payment", "Review order",
+    // "Order confirmed"
     ("t_step_info", "Uw gegevens"),
     ("t_step_payment", "Betaling"),
-    ("t_step_review", "Bestelling controleren"),
+    ("t_step_review", "Controleer bestelling"),
     ("t_step_done", "Bestelling bevestigd"),
+    // msgid "Before we continue, we need you to answer some questions."
     (
         "t_questions_intro",
-        "Voordat we verder gaan, moet u enkele vragen beantwoorden.",
+        "Om verder te gaan moet u enkele vragen beantwoorden.",
     ),
+    // msgid "Contact information"
     ("t_contact_information", "Contactgegevens"),
     ("t_email", "E-mail"),
     ("t_required", "verplicht"),
     ("t_cancel", "Annuleren"),
     ("t_continue", "Doorgaan"),
+    // Django: "Forbidden", "CSRF verification failed. Request aborted."
     ("t_forbidden", "Verboden"),
     (
         "t_csrf_failed",
-        "CSRF-verificatie mislukt. Aanvraag afgebroken.",
+        "CSRF-verificatie mislukt. Verzoek afgebroken.",
     ),
-    ("t_csrf_reason", "Opgegeven reden voor fout:"),
+    // Django's CSRF template writes this one as an untranslated literal.
+    ("t_csrf_reason", "Reason given for failure:"),
     ("t_marketplace", "Ticketruilbeurs"),
     ("t_marketplace_button", "Ruilbeurs"),
     ("t_sell_yours", "Kunt u niet komen? Verkoop uw ticket door!"),
