@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::{race, race_with, shop};
 use pretix_race::cart::{CartOutcome, LostReason};
+use pretix_race::decide::Skip;
 use pretix_race::events::{RaceEvent, WaitReason};
 use pretix_race::race::RaceEnd;
 use pretix_race_shared::{SameSite, SortOrder};
@@ -446,6 +447,47 @@ async fn filters_reach_the_shop_and_pick_the_listing() {
         .filter(|r| r.method == "POST")
         .collect();
     assert_eq!(posts.len(), 1, "non-matching listings are never POSTed");
+}
+
+#[tokio::test]
+async fn a_filtered_listing_is_logged_once_with_its_reason() {
+    let mut shop = shop(Scenario {
+        listings: vec![
+            listing("sssssssssssssss1", "Ticket – Type A", "300.00"),
+            listing("sssssssssssssss2", "Ticket – Type B", "100.00"),
+            later("sssssssssssssss3", "Ticket – Type A", "120.00", 4),
+        ],
+        ..Scenario::new("org", "fest")
+    })
+    .await;
+    shop.cfg.filters.max_price = Some(150.0);
+    shop.cfg.filters.ticket_type = Some("type a".into());
+    let run = race(&shop.cfg).await;
+    assert_eq!(run.won().listing.price_text, "120.00 EUR");
+    let skipped: Vec<(String, Skip)> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RaceEvent::Skipped { listing, reason } => {
+                Some((listing.price_text.clone(), reason.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    // Several polls saw both filtered listings; each is reported once.
+    assert!(shop.sim.marketplace_polls() >= 4);
+    assert_eq!(
+        skipped,
+        [
+            ("300.00 EUR".to_string(), Skip::TooExpensive { max: 150.0 }),
+            (
+                "100.00 EUR".to_string(),
+                Skip::OtherType {
+                    want: "type a".into()
+                }
+            ),
+        ]
+    );
 }
 
 #[tokio::test]

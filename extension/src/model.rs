@@ -115,7 +115,7 @@ impl Default for Settings {
         Settings {
             url: String::new(),
             event: String::new(),
-            interval: "15".into(),
+            interval: pretix_race_shared::rules::DEFAULT_INTERVAL_SECS.to_string(),
             item: String::new(),
             sort: String::new(),
             max_price: String::new(),

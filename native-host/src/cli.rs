@@ -186,7 +186,7 @@ pub struct RaceArgs {
     pub status_file: Option<PathBuf>,
     /// Seconds between polls (fractions allowed, at least 1); each wait is
     /// jittered ±20 %.
-    #[arg(long, value_name = "SECONDS", default_value_t = 15.0, value_parser = parse_interval)]
+    #[arg(long, value_name = "SECONDS", default_value_t = pretix_race_shared::rules::DEFAULT_INTERVAL_SECS, value_parser = parse_interval)]
     pub interval: f64,
     /// Marketplace item id to watch (sent as ?item=).
     #[arg(long, value_name = "ID")]

@@ -12,6 +12,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use url::Url;
 
 use crate::cart::CartOutcome;
+use crate::decide::Skip;
 use crate::parse::Listing;
 
 /// Why the race is waiting. It lives next to the backoff policy that picks
@@ -53,6 +54,12 @@ pub enum RaceEvent {
         /// What the page looked like (`parse::PageKind::name`).
         kind: &'static str,
         body: String,
+    },
+    /// A listing the user's `--max-price` / `--ticket-type` rejected; sent
+    /// once per listing, after the page's buy attempts (never before a POST).
+    Skipped {
+        listing: Listing,
+        reason: Skip,
     },
     /// A matching listing seen in `--dry-run` (never bought).
     Detected {

@@ -481,9 +481,17 @@ impl Race {
             PageKind::Listings(listings) => {
                 // Hot path: straight to the buy POST.
                 let result = self.buy(&page_url, marketplace, listings).await?;
+                // After the buy: say once why a listing was passed over, so
+                // a filtered listing is never mistaken for none at all.
                 for l in listings {
                     if self.seen.insert(l.form_action.clone()) {
                         self.summary.listings_seen += 1;
+                        if let Some(reason) = decide::skip_reason(l, &self.cfg.filters) {
+                            self.events.send(RaceEvent::Skipped {
+                                listing: l.clone(),
+                                reason,
+                            });
+                        }
                     }
                 }
                 result

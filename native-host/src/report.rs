@@ -86,6 +86,15 @@ pub fn log(ev: &RaceEvent) {
             bytes = body.len(),
             "unexpected page from {url} (HTTP {status})"
         ),
+        RaceEvent::Skipped { listing, reason } => info!(
+            race_event = "skipped",
+            listing = %listing.ticket_type,
+            price = %listing.price_text,
+            reason = %reason,
+            "not buying {} ({}): {reason}",
+            listing.ticket_type,
+            listing.price_text
+        ),
         RaceEvent::Detected { listing, target } => info!(
             race_event = "detected",
             listing = %listing.ticket_type,

@@ -135,7 +135,7 @@ impl TargetStatus {
                     self.backoff_reason = Some(reason.name().into());
                 }
             },
-            RaceEvent::Detected { listing, .. } => {
+            RaceEvent::Detected { listing, .. } | RaceEvent::Skipped { listing, .. } => {
                 self.last_listing = Some(format!("{} {}", listing.ticket_type, listing.price_text))
             }
             RaceEvent::CartAttempt { listing, .. } => {

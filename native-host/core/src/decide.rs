@@ -9,12 +9,41 @@ use pretix_race_shared::Filters;
 
 use crate::parse::Listing;
 
+/// Why a listing is not for us.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Skip {
+    /// Its price is above `--max-price`.
+    TooExpensive { max: f64 },
+    /// `--max-price` is set and its price could not be read.
+    PriceUnknown { max: f64 },
+    /// Its ticket type does not contain `--ticket-type`.
+    OtherType { want: String },
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::TooExpensive { max } => write!(f, "above --max-price {max}"),
+            Skip::PriceUnknown { max } => {
+                write!(f, "price unreadable, and --max-price {max} is set")
+            }
+            Skip::OtherType { want } => write!(f, "not a --ticket-type {want:?}"),
+        }
+    }
+}
+
 /// Does the user want this listing?
 pub fn wanted(listing: &Listing, filters: &Filters) -> bool {
+    skip_reason(listing, filters).is_none()
+}
+
+/// Why the user's filters reject this listing, or `None` if they want it.
+pub fn skip_reason(listing: &Listing, filters: &Filters) -> Option<Skip> {
     if let Some(max) = filters.max_price {
         match &listing.price {
             Some(p) if p.amount <= max + 1e-9 => {}
-            _ => return false,
+            Some(_) => return Some(Skip::TooExpensive { max }),
+            None => return Some(Skip::PriceUnknown { max }),
         }
     }
     if let Some(want) = &filters.ticket_type {
@@ -23,10 +52,10 @@ pub fn wanted(listing: &Listing, filters: &Filters) -> bool {
             .to_lowercase()
             .contains(&want.trim().to_lowercase())
         {
-            return false;
+            return Some(Skip::OtherType { want: want.clone() });
         }
     }
-    true
+    None
 }
 
 #[cfg(test)]
@@ -136,5 +165,41 @@ mod tests {
             ..Filters::default()
         };
         assert!(wanted(&listing("anything", None), &shop));
+    }
+
+    #[test]
+    fn skip_reasons_say_which_filter() {
+        let f = Filters {
+            max_price: Some(100.0),
+            ticket_type: Some("Type B".into()),
+            ..Filters::default()
+        };
+        assert_eq!(
+            skip_reason(&listing("Type B", Some(150.0)), &f),
+            Some(Skip::TooExpensive { max: 100.0 })
+        );
+        assert_eq!(
+            skip_reason(&listing("Type B", None), &f),
+            Some(Skip::PriceUnknown { max: 100.0 })
+        );
+        assert_eq!(
+            skip_reason(&listing("Type A", Some(90.0)), &f),
+            Some(Skip::OtherType {
+                want: "Type B".into()
+            })
+        );
+        assert_eq!(skip_reason(&listing("Type B", Some(90.0)), &f), None);
+        assert_eq!(
+            Skip::TooExpensive { max: 100.0 }.to_string(),
+            "above --max-price 100"
+        );
+        assert_eq!(
+            Skip::PriceUnknown { max: 5.5 }.to_string(),
+            "price unreadable, and --max-price 5.5 is set"
+        );
+        assert_eq!(
+            Skip::OtherType { want: "B".into() }.to_string(),
+            "not a --ticket-type \"B\""
+        );
     }
 }

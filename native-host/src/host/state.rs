@@ -226,6 +226,16 @@ impl Host {
             RaceEvent::UnknownPage { url, status, .. } => {
                 s.last_error = Some(format!("unexpected page from {url} (HTTP {status})"))
             }
+            RaceEvent::Skipped { listing, reason } => {
+                s.listings_seen += 1;
+                self.send(FromHost::Log {
+                    level: LogLevel::Info,
+                    message: format!(
+                        "not buying {} ({}): {reason}",
+                        listing.ticket_type, listing.price_text
+                    ),
+                });
+            }
             RaceEvent::Detected { listing, .. } => {
                 s.listings_seen += 1;
                 let msg = format!(
