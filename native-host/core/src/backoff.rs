@@ -433,6 +433,46 @@ mod tests {
     }
 
     #[test]
+    fn trouble_failures_count_until_reset() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let mut t = TroubleBackoff::new(secs(2));
+        assert_eq!(t.failures(), 0);
+        t.next_delay(&mut rng);
+        t.next_delay(&mut rng);
+        assert_eq!(t.failures(), 2);
+        t.reset();
+        assert_eq!(t.failures(), 0);
+    }
+
+    /// The names are a contract: structured logs and `status.json` carry
+    /// them, and scripts filter on them.
+    #[test]
+    fn wait_reason_names_are_stable() {
+        let names: Vec<&str> = [
+            WaitReason::Interval,
+            WaitReason::RateLimited,
+            WaitReason::RetryAfter,
+            WaitReason::ServerError,
+            WaitReason::Network,
+            WaitReason::MarketplaceMissing,
+        ]
+        .into_iter()
+        .map(WaitReason::name)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "interval",
+                "rate_limited",
+                "retry_after",
+                "server_error",
+                "network",
+                "marketplace_missing"
+            ]
+        );
+    }
+
+    #[test]
     fn trouble_jitter_stays_within_twenty_percent_and_spreads() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
         let (mut lo, mut hi) = (Duration::MAX, Duration::ZERO);
