@@ -85,7 +85,8 @@ pub struct Follow<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CartOutcome {
     /// The ticket is in our cart. `verified` is true once the checkout page
-    /// showed its markers ("Step N of", "Your cart").
+    /// showed pretix's checkout structure (the step list, or cart rows with
+    /// the `data-expires` reservation deadline), whatever its language.
     Won {
         checkout_url: Url,
         verified: bool,
@@ -120,7 +121,8 @@ pub enum LostReason {
     /// Sent to checkout, but checkout found no live reservation (the cart
     /// is empty or already expired): not a win.
     CartEmpty,
-    /// A page titled "Ticket unavailable".
+    /// A page whose error box says the ticket is gone (pretix's "ticket
+    /// unavailable" answer, in any language).
     TicketUnavailable,
     /// The listing no longer exists (404).
     Gone,
@@ -547,7 +549,9 @@ pub async fn verify_checkout(
                 body,
             );
         }
-        if title.to_lowercase().contains("ticket unavailable") {
+        // Lost, read the way every page is read: by its structure (the
+        // error box pretix shows), never by the title's English words.
+        if parse::classify(url.as_str(), &body) == PageKind::TicketUnavailable {
             return (
                 CartOutcome::Lost(LostReason::TicketUnavailable),
                 Some(url.to_string()),
