@@ -581,6 +581,51 @@ async fn a_brotli_page_is_decoded_and_its_listing_bought() {
 }
 
 // ---------------------------------------------------------------------------
+// A page that arrives in parts
+
+/// A shop whose first marketplace page sends everything up to the end of
+/// the listing's buy form, then holds the rest until a buy POST arrives or
+/// `hold` passes.
+async fn held_tail_shop(hold: Duration) -> common::Shop {
+    shop(Scenario {
+        marketplace_script: vec![(1, Scripted::HeldTail { hold })],
+        listings: vec![ScriptedListing::new("streamed00000001", "Ticket", "10.00")],
+        ..Scenario::new("org", "fest")
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_buy_leaves_as_soon_as_the_listings_form_is_in() {
+    // Long enough that a racer waiting for the whole page would show (and
+    // the test would fail on the release flag, not on time).
+    let shop = held_tail_shop(Duration::from_secs(30)).await;
+    let run = race(&shop.cfg).await;
+    assert!(run.won().verified);
+    assert_bought_once(&shop);
+    assert_eq!(
+        shop.sim.held_tails(),
+        vec![true],
+        "the page's tail was released by our POST: it left before the page ended"
+    );
+    assert_eq!(shop.sim.marketplace_polls(), 1);
+}
+
+#[tokio::test]
+async fn without_early_fire_the_whole_page_is_awaited_and_still_bought() {
+    let mut shop = held_tail_shop(Duration::from_millis(300)).await;
+    shop.cfg.fire_early = false;
+    let run = race(&shop.cfg).await;
+    assert!(run.won().verified);
+    assert_bought_once(&shop);
+    assert_eq!(
+        shop.sim.held_tails(),
+        vec![false],
+        "no POST before the page was complete"
+    );
+}
+
+// ---------------------------------------------------------------------------
 // The disk
 
 /// A `tracing` writer into a shared buffer.

@@ -44,6 +44,8 @@ struct Args {
     /// The racer binary for `--fresh` (default: the one cargo built).
     bin: PathBuf,
     micro: bool,
+    /// Wait for the whole page before buying (`Config::fire_early` off).
+    whole_page: bool,
 }
 
 fn args() -> Args {
@@ -57,6 +59,7 @@ fn args() -> Args {
         original_races: 30,
         bin: PathBuf::from(env!("CARGO_BIN_EXE_pretix-race")),
         micro: false,
+        whole_page: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -71,6 +74,7 @@ fn args() -> Args {
             "--original-races" => a.original_races = v().parse().expect("--original-races N"),
             "--bin" => a.bin = PathBuf::from(v()),
             "--micro" => a.micro = true,
+            "--whole-page" => a.whole_page = true,
             "--bench" => {}
             other => eprintln!("wire: ignoring argument {other}"),
         }
@@ -117,7 +121,8 @@ fn client_runtime(kind: &str) -> tokio::runtime::Runtime {
 
 #[derive(Default)]
 struct Tally {
-    reactions: Vec<Duration>,
+    /// µs; negative when the POST left before the page's last byte.
+    reactions: Vec<f64>,
     handshakes: Vec<u64>,
     other_connection: usize,
     missing: usize,
@@ -127,7 +132,7 @@ impl Tally {
     fn add(&mut self, s: Option<WireSample>) {
         match s {
             Some(s) => {
-                self.reactions.push(s.reaction());
+                self.reactions.push(s.reaction_us());
                 self.handshakes.push(s.handshakes);
                 if !s.same_connection {
                     self.other_connection += 1;
@@ -139,13 +144,13 @@ impl Tally {
 
     fn print(&self, label: &str) {
         let mut v = self.reactions.clone();
-        v.sort();
+        v.sort_by(f64::total_cmp);
         if v.is_empty() {
             println!("{label}: no samples ({} missing)", self.missing);
             return;
         }
         let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
-        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        let us = |x: f64| x;
         let hs: u64 = self.handshakes.iter().sum();
         println!(
             "{label}: n={} p50={:.0}µs p90={:.0}µs p99={:.0}µs max={:.0}µs min={:.0}µs | handshakes/race {:.2} (max {}) | POST on another connection {} | no sample {}",
@@ -188,6 +193,7 @@ fn in_process(a: &Args, sim_rt: &tokio::runtime::Runtime) -> Vec<(String, Tally)
         cfg.interval = Duration::from_millis(50);
         cfg.extra_roots_pem = vec![sim.cert_pem().as_bytes().to_vec()];
         cfg.live_responses = std::env::temp_dir().join("pretix-race-wire-bench");
+        cfg.fire_early = !a.whole_page;
         let end = rt.block_on(async {
             let session = Session::new(&cfg).expect("session");
             tokio::time::timeout(Duration::from_secs(20), Race::new(cfg, session).run()).await
@@ -324,8 +330,14 @@ fn main() {
         }
     );
     println!(
-        "wire reaction (last page byte out → first POST byte in, at the sim's TCP socket); runtime={} listings/page={}",
-        a.runtime, a.listings
+        "wire reaction (last page byte out → first POST byte in, at the sim's TCP socket); runtime={} listings/page={} buy fired {}",
+        a.runtime,
+        a.listings,
+        if a.whole_page {
+            "after the whole page (--whole-page)"
+        } else {
+            "as soon as the listing's form is in (default)"
+        }
     );
     if a.micro {
         build_cost(&sim_rt);

@@ -3,8 +3,10 @@
 //! This is the moment the race is won or lost, so two rules:
 //!
 //! 1. Nothing happens between deciding to buy and the POST leaving: no disk,
-//!    no logging, no notifications. [`add`] resolves the form action, sends
-//!    the token, and only then looks at anything else.
+//!    no logging, no notifications. [`fire`] resolves the form action and
+//!    queues the POST on the warm connection; only [`complete`] (or [`add`],
+//!    which is both) looks at anything else. The race fires while the page
+//!    is still arriving, as soon as a wanted listing's form is in.
 //! 2. Every answer is classified strictly. A 403 is a CSRF/session problem,
 //!    not a lost race; a 429 is a rate limit, not a loss; a redirect to
 //!    `/checkout/` is only a win once the checkout page itself says so.
@@ -27,6 +29,9 @@
 //!    neither won nor lost: it ends [`CartOutcome::Uncertain`], and the race
 //!    looks into the cart before it gives the listing up.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
@@ -155,8 +160,36 @@ pub struct Attempt {
 /// on), then classify the answer; on a checkout redirect, verify checkout;
 /// on a task redirect, wait for the task.
 pub async fn add(session: &Session, page: &Url, listing: &Listing, follow: &Follow<'_>) -> Attempt {
+    match fire(session, page, listing) {
+        Ok(fired) => complete(session, page, listing, fired, follow).await,
+        Err(unusable) => *unusable,
+    }
+}
+
+/// A buy POST on its way: handed to the connection, not yet answered.
+pub struct Fired {
+    action: Url,
+    started: Instant,
+    sent: Pin<Box<dyn Future<Output = reqwest::Result<Response>> + Send>>,
+}
+
+impl std::fmt::Debug for Fired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fired")
+            .field("action", &self.action)
+            .finish()
+    }
+}
+
+/// Start the buy POST for `listing` and return at once: the request is
+/// queued on the warm connection before this returns (the send is polled
+/// once here), and goes out as soon as the connection task runs. Used
+/// while the page is still arriving ([`Session::get_page_watching`]); the
+/// answer is read by [`complete`]. An action that does not resolve against
+/// `page` is the listing's end (`Err`, already an attempt).
+pub fn fire(session: &Session, page: &Url, listing: &Listing) -> Result<Fired, Box<Attempt>> {
     let Ok(action) = page.join(&listing.form_action) else {
-        return Attempt {
+        return Err(Box::new(Attempt {
             outcome: CartOutcome::Lost(LostReason::Gone),
             post_latency: Duration::ZERO,
             transcript: Transcript {
@@ -164,20 +197,50 @@ pub async fn add(session: &Session, page: &Url, listing: &Listing, follow: &Foll
                 error: Some("unusable form action".into()),
                 ..Transcript::default()
             },
-        };
+        }));
     };
     let form = [("csrfmiddlewaretoken", listing.csrf_token.as_str())];
 
     // ---- hot path: nothing but the request ----
     let started = Instant::now();
-    let mut sent = session.submit(&action, page, &form).send().await;
+    let mut sent: Pin<Box<dyn Future<Output = _> + Send>> =
+        Box::pin(session.submit(&action, page, &form).send());
+    // The first poll takes the pooled connection and queues the request on
+    // it; what it registers is replaced by the real waker when `complete`
+    // awaits. (It cannot finish here: the answer needs a round trip.)
+    let mut cx = Context::from_waker(Waker::noop());
+    if let Poll::Ready(done) = sent.as_mut().poll(&mut cx) {
+        sent = Box::pin(std::future::ready(done));
+    }
+    // ---- end of hot path ----
+    Ok(Fired {
+        action,
+        started,
+        sent,
+    })
+}
+
+/// Wait for the answer to a [`fire`]d POST and read it (see [`add`]).
+pub async fn complete(
+    session: &Session,
+    page: &Url,
+    listing: &Listing,
+    fired: Fired,
+    follow: &Follow<'_>,
+) -> Attempt {
+    let Fired {
+        action,
+        started,
+        sent,
+    } = fired;
+    let mut sent = sent.await;
     if matches!(&sent, Err(e) if e.is_connect()) {
         // The connection was gone (GOAWAY, idle drop) before anything was
         // sent: a fresh connection, same POST.
+        let form = [("csrfmiddlewaretoken", listing.csrf_token.as_str())];
         sent = session.submit(&action, page, &form).send().await;
     }
     let post_latency = started.elapsed();
-    // ---- end of hot path ----
 
     // The cookies for the transcript, read from the jar only now, off the
     // race path. (Should the answer have rotated one, its new value is the

@@ -49,6 +49,10 @@ pub struct Config {
     pub live_responses: PathBuf,
     /// Connect and request timeouts (5 s and 10 s).
     pub timeouts: Timeouts,
+    /// Send the buy POST as soon as a wanted listing's buy form has arrived,
+    /// while the rest of the page is still coming (on by default; off only
+    /// to measure the difference).
+    pub fire_early: bool,
 }
 
 /// A value the user gave that cannot work. Shown as is, exit code 2.
@@ -86,6 +90,7 @@ impl Config {
             extra_roots_pem: Vec::new(),
             live_responses: PathBuf::from("live-responses"),
             timeouts: Timeouts::default(),
+            fire_early: true,
         })
     }
 

@@ -124,6 +124,12 @@ const EVENT_PAGE_HOPS: usize = 5;
 /// shop, and keeps memory fixed however long the race runs.
 pub const REMEMBERED_LISTINGS: usize = 10_000;
 
+/// A buy POST sent while its page was still arriving, and for which listing.
+struct Early {
+    listing: Listing,
+    fired: cart::Fired,
+}
+
 /// What one poll means for the loop.
 enum PollOutcome {
     /// A cart is ours: the race is over.
@@ -295,17 +301,35 @@ impl Race {
         // the page-kind checks, once (`pretix_race_core::parse::warm_up`).
         let _ = parse::warm_up();
         let event = self.cfg.event_url();
-        let Ok(page) = event.join("secondhand/") else {
+        if let Ok(page) = event.join("secondhand/") {
+            let _ = parse::classify(page.as_str(), WARM_UP_PAGE);
+        }
+        self.keep_warm();
+    }
+
+    /// Run the code between a page and its POST once, on [`WARM_UP_PAGE`]:
+    /// the in-flight scan, the filters, building (never sending) the buy
+    /// request and its Cookie header.
+    ///
+    /// Tried and dropped: calling this before every poll as well. After a
+    /// second's sleep that code has left the CPU's caches (the scan of a
+    /// one-listing page costs ~23 µs cold, ~4 µs warm), but re-warming it
+    /// before each GET did not move the wire reaction measurably: the cold
+    /// misses that count are in the TLS and HTTP/2 layers (BENCHMARKS.md).
+    fn keep_warm(&self) {
+        let Ok(page) = self.cfg.event_url().join("secondhand/") else {
             return;
         };
-        if let PageKind::Listings(listings) = parse::classify(page.as_str(), WARM_UP_PAGE) {
-            for listing in &listings {
-                let _ = decide::wanted(listing, &self.cfg.filters);
-                if let Ok(action) = page.join(&listing.form_action) {
-                    let form = [("csrfmiddlewaretoken", listing.csrf_token.as_str())];
-                    let _ = self.session.submit(&action, &page, &form).build();
-                    let _ = self.session.jar().header_for(&action);
-                }
+        let filters = &self.cfg.filters;
+        let found = parse::Watch::new().first_wanted(WARM_UP_PAGE, |l| {
+            let _ = decide::wanted(l, filters);
+            true
+        });
+        if let Some(listing) = found {
+            if let Ok(action) = page.join(&listing.form_action) {
+                let form = [("csrfmiddlewaretoken", listing.csrf_token.as_str())];
+                let _ = self.session.submit(&action, &page, &form).build();
+                let _ = self.session.jar().header_for(&action);
             }
         }
     }
@@ -406,12 +430,68 @@ impl Race {
 
     /// One marketplace GET and whatever it leads to.
     async fn poll(&mut self, url: &Url, referer: &Url, marketplace: &Url) -> Flow<PollOutcome> {
-        let visit = self
-            .cancellable(self.session.get_page(url, Some(referer)))
-            .await?;
+        // The page is watched as it arrives: the first wanted listing whose
+        // buy form is in gets its POST at once (see `Session::get_page_watching`).
+        let mut early: Option<Early> = None;
+        let read = {
+            let (session, done, filters) = (&self.session, &self.done, &self.cfg.filters);
+            let mut scan = parse::Watch::new();
+            let mut watch = |prefix: &str| -> bool {
+                let Some(listing) = scan.first_wanted(prefix, |l| {
+                    !done.contains(&l.form_action) && decide::wanted(l, filters)
+                }) else {
+                    return false;
+                };
+                match cart::fire(session, url, &listing) {
+                    Ok(fired) => {
+                        early = Some(Early { listing, fired });
+                        true
+                    }
+                    // An action that does not resolve: the whole page decides.
+                    Err(_) => false,
+                }
+            };
+            let watch: Option<&mut (dyn FnMut(&str) -> bool + Send)> =
+                if self.cfg.fire_early && !self.cfg.dry_run {
+                    Some(&mut watch)
+                } else {
+                    None
+                };
+            self.cancellable(session.get_page_watching(url, Some(referer), watch))
+                .await
+        };
+        let visit = match read {
+            Ok((visit, _)) => visit,
+            // Stopped while the page was still arriving: a POST that left
+            // already is seen through (a cart may be ours), then we stop.
+            Err(halt) => {
+                if let Some(early) = early.take() {
+                    if let Some(PollOutcome::Won(win)) = self
+                        .try_listing(url, marketplace, &early.listing, Some(early.fired))
+                        .await?
+                    {
+                        return Ok(PollOutcome::Won(win));
+                    }
+                }
+                return Err(halt);
+            }
+        };
         self.answered |= visit.is_ok();
         self.summary.polls += 1;
         let poll = self.summary.polls;
+        let is_listing_page = matches!(&visit, Ok(Visit::Page(Page { status: 200, .. })));
+        if !is_listing_page {
+            // Cannot happen for a 200 page's fire (only a broken-off body):
+            // the POST that left is still answered first.
+            if let Some(early) = early.take() {
+                if let Some(outcome) = self
+                    .try_listing(url, marketplace, &early.listing, Some(early.fired))
+                    .await?
+                {
+                    return Ok(outcome);
+                }
+            }
+        }
         let Page {
             url: page_url,
             status,
@@ -477,10 +557,24 @@ impl Race {
         }
         self.ladders.reset();
         let kind = parse::classify(page_url.as_str(), &body);
+        if !matches!(kind, PageKind::Listings(_)) {
+            // The fast path saw a listing the whole page does not show
+            // (markup the page-level reading rejects): the POST that left
+            // is answered all the same.
+            if let Some(early) = early.take() {
+                if let Some(outcome) = self
+                    .try_listing(&page_url, marketplace, &early.listing, Some(early.fired))
+                    .await?
+                {
+                    return Ok(outcome);
+                }
+            }
+        }
         let next = match &kind {
             PageKind::Listings(listings) => {
-                // Hot path: straight to the buy POST.
-                let result = self.buy(&page_url, marketplace, listings).await?;
+                // Hot path: straight to the buy POST (or its answer, if it
+                // left while the page was arriving).
+                let result = self.buy(&page_url, marketplace, listings, early).await?;
                 // After the buy: say once why a listing was passed over, so
                 // a filtered listing is never mistaken for none at all.
                 for l in listings {
@@ -534,13 +628,24 @@ impl Race {
         Ok(next)
     }
 
-    /// Try the wanted listings of one page in order until one is ours.
+    /// Try the wanted listings of one page in order until one is ours. A
+    /// listing whose POST already left while the page was arriving
+    /// (`early`) is answered first.
     async fn buy(
         &mut self,
         page: &Url,
         marketplace: &Url,
         listings: &[Listing],
+        early: Option<Early>,
     ) -> Flow<PollOutcome> {
+        if let Some(early) = early {
+            if let Some(outcome) = self
+                .try_listing(page, marketplace, &early.listing, Some(early.fired))
+                .await?
+            {
+                return Ok(outcome);
+            }
+        }
         for listing in listings {
             if self.done.contains(&listing.form_action)
                 || !decide::wanted(listing, &self.cfg.filters)
@@ -555,112 +660,126 @@ impl Race {
                 });
                 continue;
             }
-            let event = self.cfg.event_url();
-            let waiter = Arc::clone(&self.waiter);
-            let cancel = self.cancel.clone();
-            let follow = Follow {
-                event: &event,
-                marketplace,
-                waiter: &*waiter,
-                task_wait: self.task_wait,
-                cancel: &cancel,
-            };
-            let mut attempt = cart::add(&self.session, page, listing, &follow).await;
-            let mut bought = listing.clone();
-            if attempt.outcome == CartOutcome::CsrfRejected {
-                self.report(listing, &attempt);
-                // A rotated token: reload the page for a fresh one and try
-                // this listing once more, if it is still there.
-                match self.refetch_listing(page, marketplace, listing).await? {
-                    Some(fresh) => {
-                        attempt = cart::add(&self.session, page, &fresh, &follow).await;
-                        bought = fresh;
-                    }
-                    None => {
-                        self.done.insert(listing.form_action.clone());
-                        self.summary.carts_lost += 1;
-                        continue;
-                    }
-                }
-            }
-            self.report(&bought, &attempt);
-            match attempt.outcome.clone() {
-                CartOutcome::Won {
-                    checkout_url,
-                    verified,
-                    expires_at,
-                } => {
-                    return Ok(PollOutcome::Won(self.win(
-                        bought,
-                        page,
-                        checkout_url,
-                        verified,
-                        expires_at,
-                        attempt,
-                    )))
-                }
-                CartOutcome::Lost(_) => {
-                    self.done.insert(listing.form_action.clone());
-                    self.summary.carts_lost += 1;
-                }
-                CartOutcome::CsrfRejected => {
-                    return Ok(PollOutcome::SessionLost(
-                        "buy POST refused twice (CSRF)".into(),
-                    ))
-                }
-                CartOutcome::RateLimited { retry_after } => {
-                    let (reason, d) =
-                        backoff::wait_for(429, retry_after, &mut self.ladders, &mut self.rng);
-                    return Ok(PollOutcome::Backoff(reason, d));
-                }
-                CartOutcome::Conflict { retry_after } => {
-                    let (reason, d) =
-                        backoff::wait_for(409, retry_after, &mut self.ladders, &mut self.rng);
-                    return Ok(PollOutcome::Backoff(reason, d));
-                }
-                CartOutcome::SessionLost { location } => {
-                    return Ok(PollOutcome::SessionLost(format!(
-                        "buy POST redirected to {}",
-                        location.unwrap_or_default()
-                    )))
-                }
-                CartOutcome::ServerError { .. } | CartOutcome::Uncertain { .. } => {
-                    // A 5xx or a lost answer can still mean the shop put the
-                    // ticket in our cart before things went wrong: look in
-                    // the cart before assuming anything.
-                    if let Some((checkout_url, expires_at)) = self.probe_cart(page).await {
-                        let found = CartOutcome::Won {
-                            checkout_url: checkout_url.clone(),
-                            verified: true,
-                            expires_at: expires_at.clone(),
-                        };
-                        self.events.send(RaceEvent::CartAttempt {
-                            listing: bought.clone(),
-                            outcome: found,
-                            latency: attempt.post_latency,
-                        });
-                        return Ok(PollOutcome::Won(self.win(
-                            bought,
-                            page,
-                            checkout_url,
-                            true,
-                            expires_at,
-                            attempt,
-                        )));
-                    }
-                    if let CartOutcome::Uncertain { detail } = &attempt.outcome {
-                        self.events.send(RaceEvent::Problem {
-                            message: format!("{detail}; the cart is empty, moving on"),
-                        });
-                        self.done.insert(listing.form_action.clone());
-                    } else {
-                        let d = self.ladders.trouble(&mut self.rng);
-                        return Ok(PollOutcome::Backoff(WaitReason::ServerError, d));
-                    }
-                }
+            if let Some(outcome) = self.try_listing(page, marketplace, listing, None).await? {
+                return Ok(outcome);
             }
         }
         Ok(PollOutcome::Continue)
+    }
+
+    /// One buy attempt (its POST already on its way when `fired` is given).
+    /// `Some` ends the poll with that outcome; `None` goes on to the page's
+    /// next listing (this one is settled: lost, or gone on a closer look).
+    async fn try_listing(
+        &mut self,
+        page: &Url,
+        marketplace: &Url,
+        listing: &Listing,
+        fired: Option<cart::Fired>,
+    ) -> Flow<Option<PollOutcome>> {
+        let event = self.cfg.event_url();
+        let waiter = Arc::clone(&self.waiter);
+        let cancel = self.cancel.clone();
+        let follow = Follow {
+            event: &event,
+            marketplace,
+            waiter: &*waiter,
+            task_wait: self.task_wait,
+            cancel: &cancel,
+        };
+        let mut attempt = match fired {
+            Some(fired) => cart::complete(&self.session, page, listing, fired, &follow).await,
+            None => cart::add(&self.session, page, listing, &follow).await,
+        };
+        let mut bought = listing.clone();
+        if attempt.outcome == CartOutcome::CsrfRejected {
+            self.report(listing, &attempt);
+            // A rotated token: reload the page for a fresh one and try
+            // this listing once more, if it is still there.
+            match self.refetch_listing(page, marketplace, listing).await? {
+                Some(fresh) => {
+                    attempt = cart::add(&self.session, page, &fresh, &follow).await;
+                    bought = fresh;
+                }
+                None => {
+                    self.done.insert(listing.form_action.clone());
+                    self.summary.carts_lost += 1;
+                    return Ok(None);
+                }
+            }
+        }
+        self.report(&bought, &attempt);
+        let outcome = match attempt.outcome.clone() {
+            CartOutcome::Won {
+                checkout_url,
+                verified,
+                expires_at,
+            } => PollOutcome::Won(self.win(
+                bought,
+                page,
+                checkout_url,
+                verified,
+                expires_at,
+                attempt,
+            )),
+            CartOutcome::Lost(_) => {
+                self.done.insert(listing.form_action.clone());
+                self.summary.carts_lost += 1;
+                return Ok(None);
+            }
+            CartOutcome::CsrfRejected => {
+                PollOutcome::SessionLost("buy POST refused twice (CSRF)".into())
+            }
+            CartOutcome::RateLimited { retry_after } => {
+                let (reason, d) =
+                    backoff::wait_for(429, retry_after, &mut self.ladders, &mut self.rng);
+                PollOutcome::Backoff(reason, d)
+            }
+            CartOutcome::Conflict { retry_after } => {
+                let (reason, d) =
+                    backoff::wait_for(409, retry_after, &mut self.ladders, &mut self.rng);
+                PollOutcome::Backoff(reason, d)
+            }
+            CartOutcome::SessionLost { location } => PollOutcome::SessionLost(format!(
+                "buy POST redirected to {}",
+                location.unwrap_or_default()
+            )),
+            CartOutcome::ServerError { .. } | CartOutcome::Uncertain { .. } => {
+                // A 5xx or a lost answer can still mean the shop put the
+                // ticket in our cart before things went wrong: look in
+                // the cart before assuming anything.
+                if let Some((checkout_url, expires_at)) = self.probe_cart(page).await {
+                    let found = CartOutcome::Won {
+                        checkout_url: checkout_url.clone(),
+                        verified: true,
+                        expires_at: expires_at.clone(),
+                    };
+                    self.events.send(RaceEvent::CartAttempt {
+                        listing: bought.clone(),
+                        outcome: found,
+                        latency: attempt.post_latency,
+                    });
+                    PollOutcome::Won(self.win(
+                        bought,
+                        page,
+                        checkout_url,
+                        true,
+                        expires_at,
+                        attempt,
+                    ))
+                } else if let CartOutcome::Uncertain { detail } = &attempt.outcome {
+                    self.events.send(RaceEvent::Problem {
+                        message: format!("{detail}; the cart is empty, moving on"),
+                    });
+                    self.done.insert(listing.form_action.clone());
+                    return Ok(None);
+                } else {
+                    let d = self.ladders.trouble(&mut self.rng);
+                    PollOutcome::Backoff(WaitReason::ServerError, d)
+                }
+            }
+        };
+        Ok(Some(outcome))
     }
 
     /// Is there a verified cart in our session? (`checkout/start` of the event.)

@@ -38,6 +38,12 @@ use crate::tls::CertFailure;
 /// The largest body we read (decoded). Larger ones are refused unread.
 pub const MAX_BODY: usize = 5 * 1024 * 1024;
 
+/// How much of a page a watcher ([`Session::get_page_watching`]) sees as it
+/// arrives. A marketplace page with fifty listings is ~200 KB; each look
+/// re-checks the UTF-8 of the page so far, so the cost stays bounded on a
+/// page that streams megabytes.
+pub const WATCH_LIMIT: usize = 1024 * 1024;
+
 pub use crate::config::{Timeouts, CONNECT_TIMEOUT, TOTAL_TIMEOUT};
 pub const KEEP_ALIVE: Duration = Duration::from_secs(60);
 pub const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
@@ -220,18 +226,38 @@ impl Session {
     /// connection is not news); a timeout or an oversized body is not
     /// retried.
     pub async fn get_page(&self, url: &Url, referer: Option<&Url>) -> Result<Visit, FetchError> {
+        self.get_page_watching(url, referer, None).await.0
+    }
+
+    /// [`get_page`](Self::get_page), showing a 200 page to `watch` as it
+    /// arrives: after each chunk, the page so far (its valid UTF-8 prefix).
+    /// Once `watch` returns true (it started something that must not wait
+    /// for the rest of the page: the buy POST) it is not called again, this
+    /// task yields once so the connection task can write what was queued,
+    /// and the page is read to its end as usual.
+    ///
+    /// The second value says whether `watch` fired. After a fire nothing is
+    /// retried (the request that fired is spent), so a body that breaks off
+    /// later is returned as the error it is, next to `true`.
+    pub async fn get_page_watching(
+        &self,
+        url: &Url,
+        referer: Option<&Url>,
+        mut watch: Option<&mut (dyn FnMut(&str) -> bool + Send)>,
+    ) -> (Result<Visit, FetchError>, bool) {
         let mut retried = false;
-        loop {
+        let mut fired = false;
+        let result = loop {
             let started = Instant::now();
             let resp = match self.navigate(url, referer).send().await {
                 Ok(r) => r,
-                Err(e) if e.is_timeout() => return Err(self.timeout(url, e)),
+                Err(e) if e.is_timeout() => break Err(self.timeout(url, e)),
                 Err(_) if !retried => {
                     retried = true;
                     continue;
                 }
-                Err(e) if e.is_connect() => return Err(connect_error(url, e)),
-                Err(e) => return Err(FetchError::Send(e)),
+                Err(e) if e.is_connect() => break Err(connect_error(url, e)),
+                Err(e) => break Err(FetchError::Send(e)),
             };
             let status = resp.status();
             if status.is_redirection() {
@@ -240,7 +266,7 @@ impl Session {
                     .get(LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|l| url.join(l).ok());
-                return Ok(Visit::Redirect(Redirect { location }));
+                break Ok(Visit::Redirect(Redirect { location }));
             }
             let retry_after = resp
                 .headers()
@@ -248,9 +274,14 @@ impl Session {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
             let final_url = resp.url().clone();
-            match read_capped(resp, MAX_BODY).await {
+            // Only a 200 page can offer something to buy.
+            let watch = match status {
+                reqwest::StatusCode::OK => watch.as_deref_mut(),
+                _ => None,
+            };
+            match read_capped(resp, MAX_BODY, watch, &mut fired).await {
                 Ok(body) => {
-                    return Ok(Visit::Page(Page {
+                    break Ok(Visit::Page(Page {
                         url: final_url,
                         status: status.as_u16(),
                         body,
@@ -259,16 +290,17 @@ impl Session {
                     }))
                 }
                 Err(BodyError::TooLarge) => {
-                    return Err(FetchError::TooLarge {
+                    break Err(FetchError::TooLarge {
                         addr: addr(url),
                         limit: MAX_BODY,
                     })
                 }
-                Err(BodyError::Read(e)) if e.is_timeout() => return Err(self.timeout(url, e)),
-                Err(BodyError::Read(_)) if !retried => retried = true,
-                Err(BodyError::Read(e)) => return Err(FetchError::Body(e)),
+                Err(BodyError::Read(e)) if e.is_timeout() => break Err(self.timeout(url, e)),
+                Err(BodyError::Read(_)) if !retried && !fired => retried = true,
+                Err(BodyError::Read(e)) => break Err(FetchError::Body(e)),
             }
-        }
+        };
+        (result, fired)
     }
 
     /// [`get_page`](Self::get_page), following up to `max_hops` redirects
@@ -384,7 +416,15 @@ enum BodyError {
 /// The body, at most `limit` bytes, decoded lossily as UTF-8. A declared
 /// length over the limit is refused before reading a byte; an undeclared
 /// one (chunked, compressed) is abandoned as soon as it passes the limit.
-async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<String, BodyError> {
+///
+/// Until it fires, `watch` sees the body so far after every chunk (see
+/// [`Session::get_page_watching`]); `fired` is set when it does.
+async fn read_capped<'w>(
+    mut resp: reqwest::Response,
+    limit: usize,
+    mut watch: Option<&mut (dyn FnMut(&str) -> bool + Send + 'w)>,
+    fired: &mut bool,
+) -> Result<String, BodyError> {
     if resp.content_length().is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge);
     }
@@ -394,11 +434,35 @@ async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<String
             return Err(BodyError::TooLarge);
         }
         buf.extend_from_slice(&chunk);
+        if buf.len() > WATCH_LIMIT {
+            // Far past where a marketplace page shows its listings: the
+            // whole page is read as usual.
+            watch = None;
+        }
+        if let Some(w) = watch.as_mut() {
+            if w(utf8_prefix(&buf)) {
+                *fired = true;
+                watch = None;
+                // Let the connection task write what the watcher queued
+                // before this task reads on (the rest of the page may be
+                // buffered already, and would be read without a pause).
+                tokio::task::yield_now().await;
+            }
+        }
     }
     Ok(match String::from_utf8(buf) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     })
+}
+
+/// The longest prefix of `buf` that is valid UTF-8: a chunk may end inside
+/// a character, and a stray invalid byte hides only what follows it.
+fn utf8_prefix(buf: &[u8]) -> &str {
+    match std::str::from_utf8(buf) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or_default(),
+    }
 }
 
 /// `host:port` of `url`, for messages.

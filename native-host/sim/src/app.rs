@@ -41,6 +41,11 @@ pub struct Shared {
     tasks: Mutex<Tasks>,
     /// Socket timestamps around the first page with a listing (benches).
     pub wire: Arc<super::wire::WireProbe>,
+    /// Bumped by every buy POST (a held page tail waits for it).
+    buys: watch::Sender<u64>,
+    /// For each [`Scripted::HeldTail`] page whose tail was sent: released
+    /// by a buy POST (`true`) or by the timeout (`false`).
+    pub held_tails: Mutex<Vec<bool>>,
 }
 
 /// pretix's task queue, as far as the buy form uses it.
@@ -88,6 +93,8 @@ impl Shared {
             drops: watch::channel(0).0,
             tasks: Mutex::new(Tasks::default()),
             wire: Arc::default(),
+            buys: watch::channel(0).0,
+            held_tails: Mutex::new(Vec::new()),
         }
     }
 
@@ -390,6 +397,42 @@ fn transformed_page(scripted: &Scripted, body: String) -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
+/// [`Scripted::HeldTail`]: the page up to the end of its first buy form,
+/// then the rest once a buy POST came in (or `hold` passed).
+fn held_tail_page(sh: &Arc<Shared>, body: String, hold: Duration) -> Response {
+    use axum::body::Bytes;
+    use futures_util::StreamExt;
+    let cut = body
+        .find("secondhand/buy/")
+        .and_then(|at| {
+            body[at..]
+                .find("</form>")
+                .map(|end| at + end + "</form>".len())
+        })
+        .unwrap_or(body.len());
+    let mut bytes = body.into_bytes();
+    let tail = Bytes::from(bytes.split_off(cut));
+    let head = Bytes::from(bytes);
+    // Subscribed before the head is sent: a POST cannot slip past unseen.
+    let mut buys = sh.buys.subscribe();
+    let sh = Arc::clone(sh);
+    let rest = async move {
+        let by_buy = tokio::time::timeout(hold, buys.changed()).await.is_ok();
+        sh.held_tails
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(by_buy);
+        Ok::<_, std::convert::Infallible>(tail)
+    };
+    let stream = futures_util::stream::once(std::future::ready(Ok(head)))
+        .chain(futures_util::stream::once(rest));
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
 /// `GET /{org}/{event}/secondhand/`: the marketplace.
 async fn marketplace(
     State(sh): State<Arc<Shared>>,
@@ -479,6 +522,7 @@ async fn marketplace(
     let body = pages::marketplace_page(&sh.site, &ctx.path_and_query, &filter, &listings);
     let body = with_flash(&sh, ctx.cookie(SESSION), body);
     let response = match scripted {
+        Some(Scripted::HeldTail { hold }) => held_tail_page(&sh, body, *hold),
         Some(s) if s.transforms_page() => transformed_page(s, body),
         _ => html(StatusCode::OK, body),
     };
@@ -507,6 +551,9 @@ async fn buy(
     Path((org, event, id)): Path<(String, String, String)>,
     Extension(ctx): Extension<Arc<Ctx>>,
 ) -> Response {
+    // The wire recorder: the POST is in; what is written now is its answer.
+    sh.wire.answering();
+    sh.buys.send_modify(|n| *n += 1);
     if !sh.is_ours(&org, &event) {
         return not_found().await;
     }

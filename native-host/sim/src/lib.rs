@@ -220,6 +220,16 @@ impl SimServer {
         self.shared.wire.sample()
     }
 
+    /// For each [`Scripted::HeldTail`] page whose tail has been sent, in
+    /// order: `true` if a buy POST released it, `false` if the hold ran out.
+    pub fn held_tails(&self) -> Vec<bool> {
+        self.shared
+            .held_tails
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// TCP connections accepted so far (each one a TLS handshake).
     pub fn connections_accepted(&self) -> u64 {
         self.shared.wire.connections()

@@ -193,6 +193,12 @@ pub enum Scripted {
     Gzip,
     /// The real page, brotli-compressed (`Content-Encoding: br`).
     Brotli,
+    /// The real page in two parts, as an upstream that flushes as it
+    /// renders sends it: everything up to the end of the first buy form at
+    /// once, the rest only when a buy POST has come in, or after `hold`.
+    /// [`crate::SimServer::held_tails`] says which released it: a racer
+    /// that buys as soon as the form is in gets the tail by its POST.
+    HeldTail { hold: std::time::Duration },
     /// 302 to this absolute URL (another host: our cookies must not follow).
     RedirectTo(String),
     /// On a GET: 302 to the very URL requested, a redirect loop. On a buy
@@ -206,7 +212,7 @@ impl Scripted {
     pub(crate) fn transforms_page(&self) -> bool {
         matches!(
             self,
-            Scripted::InvalidUtf8 | Scripted::Gzip | Scripted::Brotli
+            Scripted::InvalidUtf8 | Scripted::Gzip | Scripted::Brotli | Scripted::HeldTail { .. }
         )
     }
 }

@@ -9,35 +9,38 @@
 //! returns data. On loopback a completed `write(2)` has put the bytes in the
 //! peer's receive queue, so "write completed" is "available to the client".
 //!
-//! Pairing bytes with requests under HTTP/2 multiplexing is done with one
-//! flag rather than by decoding frames: the marketplace handler calls
-//! [`WireProbe::arm`] when it renders the first page that carries a listing.
-//! From then on:
+//! Pairing bytes with requests under HTTP/2 multiplexing is done with two
+//! flags rather than by decoding frames: the marketplace handler calls
+//! [`WireProbe::arm`] when it renders the first page that carries a
+//! listing, and the buy handler calls [`WireProbe::answering`] when the
+//! POST has been read and is about to be answered. In between:
 //!
-//! * every completed write (on any connection) moves `page_last_byte`
-//!   forward: the page's HEADERS and DATA frames are the only thing the
-//!   server sends until the client reacts;
-//! * the first read of at least [`MIN_REQUEST_BYTES`] is the start of the
-//!   POST, and closes the sample. Smaller reads are the client's HTTP/2
-//!   control frames (a WINDOW_UPDATE or PING ACK is 13–17 bytes plus 22 of
-//!   TLS record overhead); a POST's HEADERS frame with its cookies is several
-//!   hundred.
+//! * the first read of at least [`MIN_REQUEST_BYTES`] after a page write is
+//!   the start of the POST. Smaller reads are the client's HTTP/2 control
+//!   frames (a WINDOW_UPDATE or PING ACK is 13–17 bytes plus 22 of TLS
+//!   record overhead); a POST's HEADERS frame with its cookies is several
+//!   hundred;
+//! * every completed write moves `page_last_byte` forward: the page's
+//!   HEADERS and DATA frames are the only thing the server sends until it
+//!   answers the POST. A client that fires while the page is still being
+//!   written sends its POST *before* the page's last byte: writes after the
+//!   POST's first byte still count (when they are page-sized, at least
+//!   [`MIN_REQUEST_BYTES`]; a lone END_STREAM frame after the POST would be
+//!   missed, which errs towards the slower figure), and the reaction is
+//!   negative.
 //!
 //! Error bars: the read timestamp is taken when the simulator's task runs,
 //! which is after the bytes arrived by the time it takes the sim's runtime
 //! to wake (epoll → task poll, typically 5–30 µs on an idle core, more on a
 //! loaded one). The measure is therefore an upper bound on the client's
-//! reaction. A client that fires before the page has been written in full
-//! gets a negative reaction only if its POST arrives before the page's last
-//! write; the sample then keeps the last page write seen before the POST.
+//! reaction.
 
-use std::collections::HashSet;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -49,9 +52,9 @@ pub const MIN_REQUEST_BYTES: usize = 80;
 pub struct WireSample {
     /// When the handler rendered the first page with a listing.
     pub armed_at: Instant,
-    /// The last completed socket write after that, before the POST arrived.
+    /// The last completed socket write of that page.
     pub page_last_byte: Instant,
-    /// The first read of a request's size after the page.
+    /// The first read of a request's size after the page began.
     pub post_first_byte: Instant,
     /// Connections accepted between the page and the POST (new TLS
     /// handshakes on the race path; 0 on a warm connection).
@@ -61,10 +64,14 @@ pub struct WireSample {
 }
 
 impl WireSample {
-    /// First byte of the POST in minus last byte of the page out.
-    pub fn reaction(&self) -> Duration {
-        self.post_first_byte
-            .saturating_duration_since(self.page_last_byte)
+    /// First byte of the POST in minus last byte of the page out, in µs:
+    /// negative when the POST left before the page was complete.
+    pub fn reaction_us(&self) -> f64 {
+        if self.post_first_byte >= self.page_last_byte {
+            (self.post_first_byte - self.page_last_byte).as_secs_f64() * 1e6
+        } else {
+            -(self.page_last_byte - self.post_first_byte).as_secs_f64() * 1e6
+        }
     }
 }
 
@@ -73,9 +80,11 @@ struct State {
     armed_at: Option<Instant>,
     accepted_at_arm: u64,
     page_last_byte: Option<(Instant, u64)>,
-    /// Connections that wrote after the arm.
-    page_conns: HashSet<u64>,
-    sample: Option<WireSample>,
+    /// The POST's first read: when, on which connection, and how many
+    /// connections had been accepted since the arm.
+    post_first_byte: Option<(Instant, u64, u64)>,
+    /// The buy handler has the POST: later writes are its answer.
+    answering: bool,
 }
 
 /// Shared by the accept loop, every [`Tap`] and the marketplace handler.
@@ -113,16 +122,23 @@ impl WireProbe {
         }
     }
 
-    fn on_write(&self, conn: u64) {
+    /// The buy handler has a POST to answer: the page is over.
+    pub fn answering(&self) {
+        if self.armed.load(Ordering::Relaxed) {
+            self.state().answering = true;
+        }
+    }
+
+    fn on_write(&self, conn: u64, n: usize) {
         if !self.armed.load(Ordering::Relaxed) {
             return;
         }
         let now = Instant::now();
         let mut s = self.state();
-        if s.sample.is_none() {
-            s.page_last_byte = Some((now, conn));
-            s.page_conns.insert(conn);
+        if s.answering || (s.post_first_byte.is_some() && n < MIN_REQUEST_BYTES) {
+            return;
         }
+        s.page_last_byte = Some((now, conn));
     }
 
     fn on_read(&self, conn: u64, n: usize) {
@@ -132,27 +148,31 @@ impl WireProbe {
         let now = Instant::now();
         let accepted = self.connections();
         let mut s = self.state();
-        if s.sample.is_some() {
+        // Before any page write: a request from someone else (there is one
+        // client in a bench).
+        if s.post_first_byte.is_some() || s.answering || s.page_last_byte.is_none() {
             return;
         }
-        let (Some(armed_at), Some((page_last_byte, page_conn))) = (s.armed_at, s.page_last_byte)
-        else {
-            // Armed, but the page has not been written yet: a request from
-            // someone else (there is one client in a bench).
-            return;
-        };
-        s.sample = Some(WireSample {
-            armed_at,
-            page_last_byte,
-            post_first_byte: now,
-            handshakes: accepted - s.accepted_at_arm,
-            same_connection: page_conn == conn,
-        });
+        s.post_first_byte = Some((now, conn, accepted - s.accepted_at_arm));
     }
 
-    /// The sample, once the POST after the first listing page arrived.
+    /// The sample, once the POST after the first listing page has arrived
+    /// and is being answered.
     pub fn sample(&self) -> Option<WireSample> {
-        self.state().sample
+        let s = self.state();
+        if !s.answering {
+            return None;
+        }
+        let armed_at = s.armed_at?;
+        let (page_last_byte, page_conn) = s.page_last_byte?;
+        let (post_first_byte, post_conn, handshakes) = s.post_first_byte?;
+        Some(WireSample {
+            armed_at,
+            page_last_byte,
+            post_first_byte,
+            handshakes,
+            same_connection: page_conn == post_conn,
+        })
     }
 }
 
@@ -196,7 +216,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
         let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = polled {
             if n > 0 {
-                self.probe.on_write(self.conn);
+                self.probe.on_write(self.conn, n);
             }
         }
         polled
@@ -210,7 +230,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
         let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = polled {
             if n > 0 {
-                self.probe.on_write(self.conn);
+                self.probe.on_write(self.conn, n);
             }
         }
         polled
@@ -236,8 +256,9 @@ mod tests {
     #[test]
     fn nothing_is_recorded_before_the_listing_page() {
         let p = WireProbe::default();
-        p.on_write(0);
+        p.on_write(0, 9000);
         p.on_read(0, 500);
+        p.answering();
         assert_eq!(p.sample(), None);
     }
 
@@ -246,21 +267,42 @@ mod tests {
         let p = WireProbe::default();
         let c = p.accepted();
         p.arm();
-        p.on_write(c);
-        p.on_write(c);
+        p.on_write(c, 9000);
+        p.on_write(c, 31);
         // A WINDOW_UPDATE in TLS is not the POST.
         p.on_read(c, 35);
-        assert_eq!(p.sample(), None);
         p.on_read(c, 400);
+        // Not a sample until the buy handler has the POST.
+        assert_eq!(p.sample(), None);
+        p.answering();
         let s = p.sample().expect("sample");
         assert!(s.page_last_byte >= s.armed_at);
         assert!(s.post_first_byte >= s.page_last_byte);
+        assert!(s.reaction_us() >= 0.0);
         assert_eq!(s.handshakes, 0);
         assert!(s.same_connection);
-        // Later traffic does not move it.
-        p.on_write(c);
+        // The answer's traffic does not move it.
+        p.on_write(c, 9000);
         p.on_read(c, 400);
         assert_eq!(p.sample(), Some(s));
+    }
+
+    #[test]
+    fn a_post_before_the_pages_end_is_a_negative_reaction() {
+        let p = WireProbe::default();
+        let c = p.accepted();
+        p.arm();
+        p.on_write(c, 16_000);
+        p.on_read(c, 300);
+        // More of the page after the POST: counts; a control frame does not.
+        p.on_write(c, 16_000);
+        let page_end = Instant::now();
+        p.on_write(c, 31);
+        p.answering();
+        let s = p.sample().expect("sample");
+        assert!(s.page_last_byte > s.post_first_byte);
+        assert!(s.page_last_byte <= page_end);
+        assert!(s.reaction_us() < 0.0);
     }
 
     #[test]
@@ -268,9 +310,10 @@ mod tests {
         let p = WireProbe::default();
         let c = p.accepted();
         p.arm();
-        p.on_write(c);
+        p.on_write(c, 6000);
         let d = p.accepted();
         p.on_read(d, 300);
+        p.answering();
         let s = p.sample().expect("sample");
         assert_eq!(s.handshakes, 1);
         assert!(!s.same_connection);

@@ -48,18 +48,22 @@ pub(crate) fn warm_up() {
 /// Listings the fast path can read. Pieces that lack any part are skipped
 /// (the fallback will look at them if they had a buy form).
 pub fn listings(html: &str) -> Vec<Listing> {
-    let mut out = Vec::new();
-    let mut starts = PANEL.find_iter(html.as_bytes()).peekable();
-    while let Some(start) = starts.next() {
-        let end = starts.peek().copied().unwrap_or(html.len());
-        if let Some(listing) = panel(&html[start..end]) {
-            out.push(listing);
-        }
-    }
-    out
+    pieces(html).filter_map(|(_, piece)| panel(piece)).collect()
 }
 
-fn panel(piece: &str) -> Option<Listing> {
+/// The page cut at each `panel panel-default`: each piece's offset and text,
+/// from one marker to the next (the last one to the end of `html`).
+pub(crate) fn pieces(html: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut starts = PANEL.find_iter(html.as_bytes()).peekable();
+    std::iter::from_fn(move || {
+        let start = starts.next()?;
+        let end = starts.peek().copied().unwrap_or(html.len());
+        Some((start, &html[start..end]))
+    })
+}
+
+/// The listing one piece holds, if the fast path can read all of it.
+pub(crate) fn panel(piece: &str) -> Option<Listing> {
     let (action, token) = buy_form(piece)?;
     let title = heading(piece, &TITLE, "</h3>")?;
     let price = heading(piece, &PRICE, "</h2>")?;

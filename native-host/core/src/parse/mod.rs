@@ -15,11 +15,15 @@
 //! ticket unavailable, checkout, CSRF failure, login, unknown), from the page's
 //! structure rather than its words: pretix ships some thirty languages and an
 //! event may offer only one of them (see [`structure`]).
+//!
+//! [`stream::Watch`] reads a page still arriving, so the buy can leave
+//! before the page's footer is in.
 
 pub mod fallback;
 pub mod fast;
 pub mod price;
 pub mod scan;
+pub mod stream;
 pub mod structure;
 
 use std::sync::LazyLock;
@@ -27,6 +31,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 pub use price::Price;
+pub use stream::Watch;
 
 /// One ticket offered on the marketplace, with what it takes to buy it.
 #[derive(Debug, Clone, PartialEq)]
