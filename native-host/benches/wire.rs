@@ -5,6 +5,7 @@
 //! ```text
 //! cargo bench -p pretix-race --bench wire -- --races 200 --fresh 30
 //! cargo bench -p pretix-race --bench wire -- --original /tmp/orig/pretix_race.py
+//! cargo bench -p pretix-race --bench wire -- --races 200 --fresh 30 --pcap
 //! ```
 //!
 //! * In-process races (`--races`): the real [`Race`] on a runtime built as
@@ -18,9 +19,15 @@
 //! * `--original PATH`: the original Python tool (installed by hand outside
 //!   this repository; `--python` names its interpreter) raced the same way.
 //!
+//! * `--whole-page`: the in-process races wait for the whole page before
+//!   buying (`Config::fire_early` off), for the comparison.
+//! * `--pcap`: every pair is also timed by a packet capture on lo (`tcpdump`
+//!   must be installed and allowed to capture), without the simulator's
+//!   wake-up in the figure; see [`Capture`].
+//!
 //! The measure is taken by the simulator's socket recorder
 //! (`pretix_race_sim::WireProbe`); its method and error bars are documented
-//! there and in `docs/bench-wire.md`.
+//! there and in `BENCHMARKS.md`.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -46,6 +53,8 @@ struct Args {
     micro: bool,
     /// Wait for the whole page before buying (`Config::fire_early` off).
     whole_page: bool,
+    /// Also time every pair by a packet capture on lo (needs tcpdump).
+    pcap: bool,
 }
 
 fn args() -> Args {
@@ -60,6 +69,7 @@ fn args() -> Args {
         bin: PathBuf::from(env!("CARGO_BIN_EXE_pretix-race")),
         micro: false,
         whole_page: false,
+        pcap: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -75,6 +85,7 @@ fn args() -> Args {
             "--bin" => a.bin = PathBuf::from(v()),
             "--micro" => a.micro = true,
             "--whole-page" => a.whole_page = true,
+            "--pcap" => a.pcap = true,
             "--bench" => {}
             other => eprintln!("wire: ignoring argument {other}"),
         }
@@ -126,12 +137,15 @@ struct Tally {
     handshakes: Vec<u64>,
     other_connection: usize,
     missing: usize,
+    /// Each sample with the simulator's port, for the packet capture.
+    raw: Vec<(u16, WireSample)>,
 }
 
 impl Tally {
-    fn add(&mut self, s: Option<WireSample>) {
+    fn add(&mut self, port: u16, s: Option<WireSample>) {
         match s {
             Some(s) => {
+                self.raw.push((port, s));
                 self.reactions.push(s.reaction_us());
                 self.handshakes.push(s.handshakes);
                 if !s.same_connection {
@@ -199,7 +213,7 @@ fn in_process(a: &Args, sim_rt: &tokio::runtime::Runtime) -> Vec<(String, Tally)
             tokio::time::timeout(Duration::from_secs(20), Race::new(cfg, session).run()).await
         });
         match end {
-            Ok(RaceEnd::Won(..)) => tally.add(sim.wire_sample()),
+            Ok(RaceEnd::Won(..)) => tally.add(sim_port(&sim), sim.wire_sample()),
             Ok(other) => {
                 eprintln!("race {i}: not won: {other:?}");
                 tally.missing += 1;
@@ -256,7 +270,7 @@ fn fresh_processes(
             .expect("sim");
         let cert = dir.join("sim-cert.pem");
         std::fs::write(&cert, sim.cert_pem()).expect("write cert");
-        tally.add(spawned(&sim, racer(&sim, &cert)));
+        tally.add(sim_port(&sim), spawned(&sim, racer(&sim, &cert)));
         sim.shutdown();
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -290,6 +304,162 @@ fn build_cost(sim_rt: &tokio::runtime::Runtime) {
         v[v.len() / 2].as_secs_f64() * 1e6,
         v[v.len() * 99 / 100].as_secs_f64() * 1e6
     );
+}
+
+fn sim_port(sim: &SimServer) -> u16 {
+    url::Url::parse(&sim.base_url())
+        .ok()
+        .and_then(|u| u.port())
+        .unwrap_or(0)
+}
+
+/// `--pcap`: the same pairs, timed by the kernel instead of the simulator.
+///
+/// `tcpdump -i lo` stamps each packet as the loopback device passes it on,
+/// which on loopback is when it lands in the receiver's socket: no
+/// simulator wake-up in the figure. The recorder's wall-clock window (the
+/// arm, the buy handler taking the POST) picks the packets: the POST is the
+/// first client → server packet with at least [`MIN_REQUEST_BYTES`] of
+/// payload after the arm; the page's last byte is the last server → client
+/// packet with payload before the handler took the POST (after the POST's
+/// first packet, only page-sized ones, as the recorder counts).
+struct Capture {
+    child: std::process::Child,
+    file: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Packet {
+    /// Nanoseconds since the epoch.
+    at: i128,
+    src: u16,
+    dst: u16,
+    payload: usize,
+}
+
+impl Capture {
+    fn start() -> Capture {
+        use std::io::BufRead;
+        let file =
+            std::env::temp_dir().join(format!("pretix-race-wire-{}.pcap", std::process::id()));
+        let mut child = Command::new("tcpdump")
+            .args([
+                "-i",
+                "lo",
+                "-n",
+                "-U",
+                "-s",
+                "96",
+                "--time-stamp-precision=nano",
+                "-w",
+            ])
+            .arg(&file)
+            .arg("tcp")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect(
+                "--pcap needs tcpdump (apt-get install tcpdump) and the right to capture on lo",
+            );
+        // Capturing once it says so; nothing is raced before.
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(l)) if l.contains("listening on") => break,
+                Some(Ok(_)) => {}
+                _ => panic!("tcpdump did not start capturing"),
+            }
+        }
+        // Keep draining (its closing lines) so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Capture { child, file }
+    }
+
+    fn stop(mut self) -> Vec<Packet> {
+        // SIGINT: tcpdump flushes and exits.
+        // SAFETY: plain syscall on a child we own.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let _ = self.child.wait();
+        let out = Command::new("tcpdump")
+            .args(["-r"])
+            .arg(&self.file)
+            .args(["-n", "-tt", "-q", "--time-stamp-precision=nano"])
+            .stderr(Stdio::null())
+            .output()
+            .expect("tcpdump -r");
+        let _ = std::fs::remove_file(&self.file);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(parse_packet)
+            .collect()
+    }
+}
+
+/// `1732831234.123456789 IP 127.0.0.1.39482 > 127.0.0.1.41234: tcp 6138`
+fn parse_packet(line: &str) -> Option<Packet> {
+    let mut f = line.split_whitespace();
+    let (secs, nanos) = f.next()?.split_once('.')?;
+    let at = secs.parse::<i128>().ok()? * 1_000_000_000 + nanos.parse::<i128>().ok()?;
+    let port = |a: &str| {
+        a.trim_end_matches(':')
+            .rsplit('.')
+            .next()?
+            .parse::<u16>()
+            .ok()
+    };
+    let (_ip, src, _gt, dst) = (f.next()?, f.next()?, f.next()?, f.next()?);
+    if f.next()? != "tcp" {
+        return None;
+    }
+    Some(Packet {
+        at,
+        src: port(src)?,
+        dst: port(dst)?,
+        payload: f.next()?.parse().ok()?,
+    })
+}
+
+fn wall_ns(t: std::time::SystemTime) -> i128 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// The reaction of one race by the capture, in µs.
+fn captured_reaction(packets: &[Packet], port: u16, s: &WireSample) -> Option<f64> {
+    let (armed, answering) = (wall_ns(s.armed_wall), wall_ns(s.answering_wall));
+    let post = packets
+        .iter()
+        .filter(|p| p.dst == port && p.payload >= pretix_race_sim::MIN_REQUEST_BYTES)
+        .find(|p| p.at > armed)?;
+    let page_last = packets
+        .iter()
+        .filter(|p| p.src == port && p.payload > 0 && p.at > armed && p.at < answering)
+        .filter(|p| p.at <= post.at || p.payload >= pretix_race_sim::MIN_REQUEST_BYTES)
+        .map(|p| p.at)
+        .max()?;
+    Some((post.at - page_last) as f64 / 1e3)
+}
+
+impl Tally {
+    /// The same races, timed by the capture.
+    fn captured(&self, packets: &[Packet]) -> Tally {
+        let mut t = Tally::default();
+        for (port, s) in &self.raw {
+            match captured_reaction(packets, *port, s) {
+                Some(r) => {
+                    t.reactions.push(r);
+                    t.handshakes.push(s.handshakes);
+                    if !s.same_connection {
+                        t.other_connection += 1;
+                    }
+                }
+                None => t.missing += 1,
+            }
+        }
+        t
+    }
 }
 
 /// Puts the calling thread (the simulator's) at real-time priority, so the
@@ -342,15 +512,17 @@ fn main() {
     if a.micro {
         build_cost(&sim_rt);
     }
+    let mut results: Vec<(String, Tally)> = Vec::new();
+    let capture = a.pcap.then(Capture::start);
     if a.races > 0 {
         for (kind, tally) in in_process(&a, &sim_rt) {
-            tally.print(&format!(
-                "in-process, runtime {kind}, warm (first race included)"
-            ));
+            let label = format!("in-process, runtime {kind}, warm (first race included)");
+            tally.print(&label);
+            results.push((label, tally));
         }
     }
     if a.fresh > 0 {
-        fresh_processes(a.fresh, &sim_rt, |sim, cert| {
+        let tally = fresh_processes(a.fresh, &sim_rt, |sim, cert| {
             let mut c = Command::new(&a.bin);
             c.args([
                 "--url",
@@ -366,11 +538,13 @@ fn main() {
             .arg("--live-responses")
             .arg(cert.with_file_name("live-responses"));
             c
-        })
-        .print("fresh process, first listing (pretix-race binary)");
+        });
+        let label = "fresh process, first listing (pretix-race binary)".to_owned();
+        tally.print(&label);
+        results.push((label, tally));
     }
     if let Some(orig) = &a.original {
-        fresh_processes(a.original_races, &sim_rt, |sim, cert| {
+        let tally = fresh_processes(a.original_races, &sim_rt, |sim, cert| {
             let mut c = Command::new(&a.python);
             c.arg(orig)
                 .args([
@@ -386,7 +560,21 @@ fn main() {
                 .env("SSL_CERT_FILE", cert)
                 .current_dir(cert.parent().expect("dir"));
             c
-        })
-        .print("original Python tool, fresh process");
+        });
+        let label = "original Python tool, fresh process".to_owned();
+        tally.print(&label);
+        results.push((label, tally));
+    }
+    if let Some(capture) = capture {
+        let packets = capture.stop();
+        println!(
+            "the same races by packet capture (tcpdump -i lo, kernel timestamps; {} packets):",
+            packets.len()
+        );
+        for (label, tally) in &results {
+            tally
+                .captured(&packets)
+                .print(&format!("  {label}, captured"));
+        }
     }
 }

@@ -40,7 +40,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -61,6 +61,11 @@ pub struct WireSample {
     pub handshakes: u64,
     /// The POST came on the connection that carried the page.
     pub same_connection: bool,
+    /// Wall-clock times of the arm and of the buy handler taking the POST:
+    /// the window in which a packet capture (`tcpdump -i lo`, whose
+    /// timestamps are wall-clock too) finds the same pair at the kernel.
+    pub armed_wall: SystemTime,
+    pub answering_wall: SystemTime,
 }
 
 impl WireSample {
@@ -77,14 +82,15 @@ impl WireSample {
 
 #[derive(Debug, Default)]
 struct State {
-    armed_at: Option<Instant>,
+    armed_at: Option<(Instant, SystemTime)>,
     accepted_at_arm: u64,
     page_last_byte: Option<(Instant, u64)>,
     /// The POST's first read: when, on which connection, and how many
     /// connections had been accepted since the arm.
     post_first_byte: Option<(Instant, u64, u64)>,
-    /// The buy handler has the POST: later writes are its answer.
-    answering: bool,
+    /// The buy handler has the POST (since when): later writes are its
+    /// answer.
+    answering: Option<SystemTime>,
 }
 
 /// Shared by the accept loop, every [`Tap`] and the marketplace handler.
@@ -116,7 +122,7 @@ impl WireProbe {
     pub fn arm(&self) {
         let mut s = self.state();
         if s.armed_at.is_none() {
-            s.armed_at = Some(Instant::now());
+            s.armed_at = Some((Instant::now(), SystemTime::now()));
             s.accepted_at_arm = self.connections();
             self.armed.store(true, Ordering::SeqCst);
         }
@@ -125,7 +131,10 @@ impl WireProbe {
     /// The buy handler has a POST to answer: the page is over.
     pub fn answering(&self) {
         if self.armed.load(Ordering::Relaxed) {
-            self.state().answering = true;
+            let mut s = self.state();
+            if s.answering.is_none() {
+                s.answering = Some(SystemTime::now());
+            }
         }
     }
 
@@ -135,7 +144,7 @@ impl WireProbe {
         }
         let now = Instant::now();
         let mut s = self.state();
-        if s.answering || (s.post_first_byte.is_some() && n < MIN_REQUEST_BYTES) {
+        if s.answering.is_some() || (s.post_first_byte.is_some() && n < MIN_REQUEST_BYTES) {
             return;
         }
         s.page_last_byte = Some((now, conn));
@@ -150,7 +159,7 @@ impl WireProbe {
         let mut s = self.state();
         // Before any page write: a request from someone else (there is one
         // client in a bench).
-        if s.post_first_byte.is_some() || s.answering || s.page_last_byte.is_none() {
+        if s.post_first_byte.is_some() || s.answering.is_some() || s.page_last_byte.is_none() {
             return;
         }
         s.post_first_byte = Some((now, conn, accepted - s.accepted_at_arm));
@@ -160,10 +169,8 @@ impl WireProbe {
     /// and is being answered.
     pub fn sample(&self) -> Option<WireSample> {
         let s = self.state();
-        if !s.answering {
-            return None;
-        }
-        let armed_at = s.armed_at?;
+        let answering_wall = s.answering?;
+        let (armed_at, armed_wall) = s.armed_at?;
         let (page_last_byte, page_conn) = s.page_last_byte?;
         let (post_first_byte, post_conn, handshakes) = s.post_first_byte?;
         Some(WireSample {
@@ -172,6 +179,8 @@ impl WireProbe {
             post_first_byte,
             handshakes,
             same_connection: page_conn == post_conn,
+            armed_wall,
+            answering_wall,
         })
     }
 }
