@@ -626,6 +626,62 @@ async fn without_early_fire_the_whole_page_is_awaited_and_still_bought() {
 }
 
 // ---------------------------------------------------------------------------
+// A server that closes a connection after so many requests (nginx's
+// `keepalive_requests`)
+
+/// A shop closing every connection after its 10th request, with one
+/// listing from the 31st poll on.
+async fn short_lived_connections_shop() -> common::Shop {
+    shop(Scenario {
+        max_requests_per_connection: Some(10),
+        listings: vec![ScriptedListing {
+            appears: Trigger::AfterPolls(30),
+            ..ScriptedListing::new("keepalive0000001", "Ticket", "10.00")
+        }],
+        ..Scenario::new("org", "fest")
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_connection_is_renewed_between_polls_before_the_server_closes_it() {
+    let mut shop = short_lived_connections_shop().await;
+    // Five polls (and a buy's few requests) stay under the shop's ten.
+    shop.cfg.renew_connection_after = 5;
+    let run = race(&shop.cfg).await;
+    assert!(run.won().verified);
+    assert_bought_once(&shop);
+    assert_eq!(shop.sim.marketplace_polls(), 31);
+    assert_eq!(
+        shop.sim.connections_closed_at_limit(),
+        0,
+        "the shop never had to close a connection on us"
+    );
+    // 31 polls at five a connection: seven connections, each opened by a poll.
+    assert_eq!(shop.sim.connections_accepted(), 7);
+    assert_eq!(run.session.connections_opened(), 7);
+}
+
+#[tokio::test]
+async fn a_server_closing_connections_is_followed_to_a_new_one() {
+    let mut shop = short_lived_connections_shop().await;
+    shop.cfg.renew_connection_after = u64::MAX;
+    let run = race(&shop.cfg).await;
+    assert!(run.won().verified);
+    assert_bought_once(&shop);
+    assert!(
+        shop.sim.connections_closed_at_limit() >= 3,
+        "32 requests and more at ten a connection: {}",
+        shop.sim.connections_closed_at_limit()
+    );
+    assert_eq!(
+        run.session.connections_opened(),
+        shop.sim.connections_accepted(),
+        "every connection the shop accepted was one we opened"
+    );
+}
+
+// ---------------------------------------------------------------------------
 // The disk
 
 /// A `tracing` writer into a shared buffer.

@@ -53,6 +53,11 @@ pub struct Config {
     /// while the rest of the page is still coming (on by default; off only
     /// to measure the difference).
     pub fire_early: bool,
+    /// Open a fresh connection after this many polls on one: a server
+    /// closes a connection after so many requests (nginx's
+    /// `keepalive_requests`, 1000 by default), and that close, with the
+    /// handshake after it, must not land between a listing and its POST.
+    pub renew_connection_after: u64,
 }
 
 /// A value the user gave that cannot work. Shown as is, exit code 2.
@@ -69,6 +74,11 @@ pub enum ConfigError {
     #[error("--max-price must be a non-negative amount (got {0})")]
     BadMaxPrice(f64),
 }
+
+/// Polls on one connection before [`Config::renew_connection_after`] opens
+/// a fresh one: half of nginx's default 1000 requests, leaving room for the
+/// requests of buys and checks (a handshake every ~8 minutes at 1 s).
+pub const RENEW_CONNECTION_AFTER: u64 = 500;
 
 /// The shortest poll interval we allow (the rule lives in `shared`, which
 /// the extension's form checks too).
@@ -91,6 +101,7 @@ impl Config {
             live_responses: PathBuf::from("live-responses"),
             timeouts: Timeouts::default(),
             fire_early: true,
+            renew_connection_after: RENEW_CONNECTION_AFTER,
         })
     }
 

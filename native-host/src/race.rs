@@ -180,6 +180,10 @@ pub struct Race {
     done: BoundedSet<String>,
     /// How a queued buy (pretix's `?async_id=` task) is waited for.
     task_wait: TaskWait,
+    /// Polls on the current connection, and the session's connection count
+    /// when it was opened (see [`Race::mind_the_connection`]).
+    conn_polls: u64,
+    conn_opened: u64,
 }
 
 impl Race {
@@ -197,6 +201,8 @@ impl Race {
             seen: BoundedSet::new(REMEMBERED_LISTINGS),
             done: BoundedSet::new(REMEMBERED_LISTINGS),
             task_wait: TaskWait::default(),
+            conn_polls: 0,
+            conn_opened: 0,
         }
     }
 
@@ -262,6 +268,7 @@ impl Race {
         let mut referer = self.cfg.event_url();
         let mut just_discovered = true;
         loop {
+            self.mind_the_connection();
             match self.poll(&url, &referer, &marketplace).await? {
                 PollOutcome::Won(win) => return Ok(win),
                 PollOutcome::Continue => just_discovered = false,
@@ -332,6 +339,30 @@ impl Race {
                 let _ = self.session.jar().header_for(&action);
             }
         }
+    }
+
+    /// Before a poll: once the connection has carried
+    /// [`Config::renew_connection_after`] polls, drop it, so this poll (not
+    /// a buy) opens the next one. A connection the server closed on its own
+    /// (reqwest opened a new one) starts the count again.
+    fn mind_the_connection(&mut self) {
+        let opened = self.session.connections_opened();
+        if opened != self.conn_opened {
+            self.conn_opened = opened;
+            self.conn_polls = 0;
+        }
+        if self.conn_polls >= self.cfg.renew_connection_after {
+            match self.session.renew() {
+                // This poll opens the next connection: it counts for that one.
+                Ok(()) => self.conn_opened = opened + 1,
+                // The old client stays; the server will close it itself.
+                Err(e) => self.events.send(RaceEvent::Problem {
+                    message: format!("could not open a fresh connection: {e}"),
+                }),
+            }
+            self.conn_polls = 0;
+        }
+        self.conn_polls += 1;
     }
 
     /// Event page → marketplace link. Waits (with `--poll-inactive-marketplace`)

@@ -23,6 +23,7 @@
 //! UTF-8 lossily, so a stray invalid byte in a footer does not hide the
 //! listings above it. gzip and brotli are accepted as a browser does.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -149,6 +150,10 @@ pub struct Session {
     jar: Arc<Jar>,
     origin: String,
     timeouts: Timeouts,
+    /// What [`Session::renew`] builds the next client from.
+    tls: rustls::ClientConfig,
+    /// Connections opened so far, by this session's clients.
+    connects: Arc<AtomicU64>,
 }
 
 impl Session {
@@ -156,20 +161,6 @@ impl Session {
     /// file named by `SSL_CERT_FILE` (if set) and `cfg.extra_roots_pem`.
     pub fn new(cfg: &Config) -> Result<Session, SessionError> {
         let jar = Arc::new(Jar::new());
-        let mut builder = Client::builder()
-            .use_rustls_tls()
-            .cookie_provider(Arc::new(JarStore(jar.clone())))
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(cfg.timeouts.connect)
-            .timeout(cfg.timeouts.total)
-            .pool_idle_timeout(KEEP_ALIVE)
-            .tcp_keepalive(KEEP_ALIVE)
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(H2_PING_INTERVAL)
-            .http2_keep_alive_timeout(Duration::from_secs(10))
-            .http2_keep_alive_while_idle(true)
-            .user_agent(USER_AGENT)
-            .default_headers(browser_headers());
         let mut pems = cfg.extra_roots_pem.clone();
         if let Some(path) = std::env::var_os("SSL_CERT_FILE") {
             if let Ok(pem) = std::fs::read(&path) {
@@ -179,13 +170,31 @@ impl Session {
         // Platform roots + these PEMs as roots and exact pins (see `tls`).
         let tls = crate::tls::client_config(&pems)
             .map_err(|e| SessionError::BadCertificate(e.to_string()))?;
-        builder = builder.use_preconfigured_tls(tls);
+        let connects = Arc::new(AtomicU64::new(0));
         Ok(Session {
-            client: builder.build()?,
+            client: build_client(&jar, cfg.timeouts, tls.clone(), &connects)?,
             jar,
             origin: cfg.origin(),
             timeouts: cfg.timeouts,
+            tls,
+            connects,
         })
+    }
+
+    /// Drop the kept-alive connection: the next request opens a fresh one
+    /// (same cookies, same trust). Servers close a connection after so many
+    /// requests (nginx: 1000); renewing it between polls, before that,
+    /// keeps the close (and the new handshake) off the race path.
+    pub fn renew(&mut self) -> Result<(), SessionError> {
+        self.client = build_client(&self.jar, self.timeouts, self.tls.clone(), &self.connects)?;
+        Ok(())
+    }
+
+    /// How many connections this session has opened (each one a TCP and
+    /// TLS handshake), whoever asked for them: a renewal, or reqwest after
+    /// the server closed the last one.
+    pub fn connections_opened(&self) -> u64 {
+        self.connects.load(Ordering::Relaxed)
     }
 
     pub fn jar(&self) -> &Jar {
@@ -364,6 +373,43 @@ impl Session {
             .header("sec-fetch-site", "same-origin")
             .header("sec-fetch-user", "?1")
             .form(form)
+    }
+}
+
+/// The one place the reqwest client is configured (see the module docs):
+/// for [`Session::new`] and each [`Session::renew`].
+fn build_client(
+    jar: &Arc<Jar>,
+    timeouts: Timeouts,
+    tls: rustls::ClientConfig,
+    connects: &Arc<AtomicU64>,
+) -> Result<Client, SessionError> {
+    Ok(Client::builder()
+        .use_rustls_tls()
+        .cookie_provider(Arc::new(JarStore(jar.clone())))
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(timeouts.connect)
+        .timeout(timeouts.total)
+        .pool_idle_timeout(KEEP_ALIVE)
+        .tcp_keepalive(KEEP_ALIVE)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(H2_PING_INTERVAL)
+        .http2_keep_alive_timeout(Duration::from_secs(10))
+        .http2_keep_alive_while_idle(true)
+        .user_agent(USER_AGENT)
+        .default_headers(browser_headers())
+        .use_preconfigured_tls(tls)
+        .connector_layer(tower::util::MapRequestLayer::new(count_connects(
+            connects.clone(),
+        )))
+        .build()?)
+}
+
+/// Passes each connection request through, counting it.
+fn count_connects<R>(connects: Arc<AtomicU64>) -> impl Fn(R) -> R + Clone {
+    move |dst| {
+        connects.fetch_add(1, Ordering::Relaxed);
+        dst
     }
 }
 

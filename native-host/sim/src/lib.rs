@@ -57,6 +57,7 @@ mod wire;
 mod tests;
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -101,6 +102,10 @@ struct Front {
     stalled_handshakes: u64,
     /// Counts connections (across restarts) and timestamps their bytes.
     wire: Arc<WireProbe>,
+    /// `Scenario::max_requests_per_connection`.
+    max_requests: Option<u64>,
+    /// Connections closed because they reached `max_requests`.
+    closed_at_limit: Arc<AtomicU64>,
 }
 
 impl SimServer {
@@ -118,6 +123,8 @@ impl SimServer {
             drops: shared.drops.clone(),
             stalled_handshakes: shared.scenario.stalled_handshakes,
             wire: shared.wire.clone(),
+            max_requests: shared.scenario.max_requests_per_connection,
+            closed_at_limit: Arc::default(),
         };
         let server = SimServer {
             addr,
@@ -220,6 +227,12 @@ impl SimServer {
         self.shared.wire.sample()
     }
 
+    /// Connections closed because they had carried
+    /// [`Scenario::max_requests_per_connection`] requests.
+    pub fn connections_closed_at_limit(&self) -> u64 {
+        self.front.closed_at_limit.load(Ordering::SeqCst)
+    }
+
     /// For each [`Scripted::HeldTail`] page whose tail has been sent, in
     /// order: `true` if a buy POST released it, `false` if the hold ran out.
     pub fn held_tails(&self) -> Vec<bool> {
@@ -275,9 +288,7 @@ async fn accept_loop(listener: TcpListener, front: Front, cancel: CancellationTo
                 }
                 tokio::spawn(serve_connection(
                     wire::Tap::new(tcp, front.wire.clone(), n),
-                    front.acceptor.clone(),
-                    front.app.clone(),
-                    front.drops.subscribe(),
+                    front.clone(),
                     cancel.clone(),
                 ));
             }
@@ -288,19 +299,30 @@ async fn accept_loop(listener: TcpListener, front: Front, cancel: CancellationTo
     // The listener is dropped here: the port stops accepting.
 }
 
+/// Passes requests through, counting them; the `max`-th wakes `last`.
+fn count_requests<B>(
+    max: Option<u64>,
+    last: Arc<tokio::sync::Notify>,
+) -> impl Fn(axum::http::Request<B>) -> axum::http::Request<B> + Clone {
+    let served = Arc::new(AtomicU64::new(0));
+    move |req| {
+        let n = served.fetch_add(1, Ordering::SeqCst) + 1;
+        if Some(n) == max {
+            last.notify_one();
+        }
+        req
+    }
+}
+
 /// TLS handshake, then HTTP/1.1 or HTTP/2 as negotiated by ALPN, until the
-/// client hangs up or the server shuts down.
-async fn serve_connection(
-    tcp: wire::Tap<TcpStream>,
-    acceptor: TlsAcceptor,
-    app: axum::Router,
-    mut drops: tokio::sync::watch::Receiver<u64>,
-    cancel: CancellationToken,
-) {
+/// client hangs up, the connection has carried its last request, or the
+/// server shuts down.
+async fn serve_connection(tcp: wire::Tap<TcpStream>, front: Front, cancel: CancellationToken) {
+    let mut drops = front.drops.subscribe();
     let tls = tokio::select! {
         biased;
         _ = cancel.cancelled() => return,
-        tls = acceptor.accept(tcp) => match tls {
+        tls = front.acceptor.accept(tcp) => match tls {
             Ok(tls) => tls,
             Err(e) => {
                 tracing::debug!(error = %e, "sim: TLS handshake failed");
@@ -318,16 +340,35 @@ async fn serve_connection(
         Some(b"http/1.1") => builder.http1_only(),
         _ => builder,
     };
+    // Count this connection's requests; the last one allowed starts a
+    // graceful close (it is still answered), as nginx does.
+    let last_request = Arc::new(tokio::sync::Notify::new());
+    let app = tower::ServiceBuilder::new()
+        .map_request(count_requests(front.max_requests, last_request.clone()))
+        .service(front.app.clone());
     let connection = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(app));
-    tokio::select! {
-        // `biased`: after shutdown, not one more request is served.
-        biased;
-        _ = cancel.cancelled() => {}
-        // Scripted hang-up: drop the connection without a word.
-        _ = drops.changed() => tracing::debug!("sim: dropping a connection"),
-        result = connection => {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "sim: connection ended with an error");
+    tokio::pin!(connection);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            // `biased`: after shutdown, not one more request is served.
+            biased;
+            _ = cancel.cancelled() => break,
+            // Scripted hang-up: drop the connection without a word.
+            _ = drops.changed() => {
+                tracing::debug!("sim: dropping a connection");
+                break;
+            }
+            _ = last_request.notified(), if !closing => {
+                closing = true;
+                front.closed_at_limit.fetch_add(1, Ordering::SeqCst);
+                connection.as_mut().graceful_shutdown();
+            }
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "sim: connection ended with an error");
+                }
+                break;
             }
         }
     }

@@ -273,6 +273,11 @@ pub struct Scenario {
     /// The first N TCP connections are accepted but never get a TLS answer,
     /// as a shop whose TLS front hangs: the client's connect timeout fires.
     pub stalled_handshakes: u64,
+    /// A connection is closed gracefully (HTTP/2 GOAWAY; HTTP/1.1
+    /// `Connection: close`) once it has carried this many requests, the
+    /// last one still answered: nginx's `keepalive_requests`, 1000 by
+    /// default. `None`: never.
+    pub max_requests_per_connection: Option<u64>,
 }
 
 impl Scenario {
@@ -296,6 +301,7 @@ impl Scenario {
             language: Lang::En,
             event_script: Vec::new(),
             stalled_handshakes: 0,
+            max_requests_per_connection: Some(1000),
         }
     }
 
