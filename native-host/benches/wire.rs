@@ -326,6 +326,7 @@ fn sim_port(sim: &SimServer) -> u16 {
 struct Capture {
     child: std::process::Child,
     file: PathBuf,
+    summary: std::thread::JoinHandle<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -371,16 +372,37 @@ impl Capture {
                 _ => panic!("tcpdump did not start capturing"),
             }
         }
-        // Keep draining (its closing lines) so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Capture { child, file }
+        // Keep draining so it never blocks on a full pipe; its closing
+        // lines (packets captured, dropped by the kernel) are printed.
+        let summary = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+        Capture {
+            child,
+            file,
+            summary,
+        }
     }
 
     fn stop(mut self) -> Vec<Packet> {
+        // tcpdump may still be working through its ring (SIGINT drops what
+        // it has not read): wait until the file (written per packet, `-U`)
+        // has stopped growing for half a second, at most 30 s.
+        let size = |f: &PathBuf| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (mut last, mut since) = (size(&self.file), Instant::now());
+        while Instant::now() < deadline && since.elapsed() < Duration::from_millis(500) {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = size(&self.file);
+            if now != last {
+                (last, since) = (now, Instant::now());
+            }
+        }
         // SIGINT: tcpdump flushes and exits.
         // SAFETY: plain syscall on a child we own.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let _ = self.child.wait();
+        for line in self.summary.join().unwrap_or_default() {
+            println!("tcpdump: {line}");
+        }
         let out = Command::new("tcpdump")
             .args(["-r"])
             .arg(&self.file)
