@@ -4,7 +4,8 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-mkdir -p "$here/corpus/classify" "$here/corpus/native_messaging_frame" "$here/corpus/cookie_jar"
+mkdir -p "$here/corpus/classify" "$here/corpus/native_messaging_frame" "$here/corpus/cookie_jar" \
+    "$here/corpus/stream"
 
 # classify: every captured page, as-is and with a URL line in front (the
 # target's input layout: optional first line = page URL), plus the crash
@@ -17,6 +18,14 @@ for f in "$root"/sample-responses/*.html; do
 done
 for f in "$root"/sample-responses/fuzz/classify-*; do
     [ -e "$f" ] && cp "$f" "$here/corpus/classify/"
+done
+
+# stream: every captured page, behind two chunk-size bytes (1, 7, 4096 - 1).
+for f in "$root"/sample-responses/*.html; do
+    name=$(basename "$f" .html)
+    for size in '\001\000' '\007\000' '\377\017'; do
+        { printf "$size"; cat "$f"; } > "$here/corpus/stream/$name.$(printf "$size" | od -An -tu2 | tr -d ' ')"
+    done
 done
 
 # native_messaging_frame: well-formed frames (u32 native-endian length + JSON)

@@ -21,6 +21,7 @@
 //!
 //! * `--whole-page`: the in-process races wait for the whole page before
 //!   buying (`Config::fire_early` off), for the comparison.
+//! * `--interval-ms N`: the in-process races' poll interval (50 by default).
 //! * `--pcap`: every pair is also timed by a packet capture on lo (`tcpdump`
 //!   must be installed and allowed to capture), without the simulator's
 //!   wake-up in the figure; see [`Capture`].
@@ -55,6 +56,8 @@ struct Args {
     whole_page: bool,
     /// Also time every pair by a packet capture on lo (needs tcpdump).
     pcap: bool,
+    /// The in-process races' poll interval.
+    interval_ms: u64,
 }
 
 fn args() -> Args {
@@ -70,6 +73,7 @@ fn args() -> Args {
         micro: false,
         whole_page: false,
         pcap: false,
+        interval_ms: 50,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -86,6 +90,7 @@ fn args() -> Args {
             "--micro" => a.micro = true,
             "--whole-page" => a.whole_page = true,
             "--pcap" => a.pcap = true,
+            "--interval-ms" => a.interval_ms = v().parse().expect("--interval-ms N"),
             "--bench" => {}
             other => eprintln!("wire: ignoring argument {other}"),
         }
@@ -204,7 +209,7 @@ fn in_process(a: &Args, sim_rt: &tokio::runtime::Runtime) -> Vec<(String, Tally)
             .block_on(SimServer::start(scenario(a.listings, appears)))
             .expect("sim");
         let mut cfg = Config::new(&sim.base_url(), "org/event").expect("config");
-        cfg.interval = Duration::from_millis(50);
+        cfg.interval = Duration::from_millis(a.interval_ms);
         cfg.extra_roots_pem = vec![sim.cert_pem().as_bytes().to_vec()];
         cfg.live_responses = std::env::temp_dir().join("pretix-race-wire-bench");
         cfg.fire_early = !a.whole_page;
@@ -317,25 +322,28 @@ fn sim_port(sim: &SimServer) -> u16 {
 ///
 /// `tcpdump -i lo` stamps each packet as the loopback device passes it on,
 /// which on loopback is when it lands in the receiver's socket: no
-/// simulator wake-up in the figure. The recorder's wall-clock window (the
-/// arm, the buy handler taking the POST) picks the packets: the POST is the
-/// first client → server packet with at least [`MIN_REQUEST_BYTES`] of
-/// payload after the arm; the page's last byte is the last server → client
-/// packet with payload before the handler took the POST (after the POST's
-/// first packet, only page-sized ones, as the recorder counts).
+/// simulator wake-up in the figure. The
+/// recorder says where in each TCP stream the page's last byte and the
+/// POST's first byte are (`WireSample::page_end_offset`,
+/// `post_start_offset`); the packets carrying them are found by tcpdump's
+/// relative sequence numbers (the capture starts before any connection, so
+/// it sees every SYN).
 struct Capture {
     child: std::process::Child,
     file: PathBuf,
     summary: std::thread::JoinHandle<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Packet {
     /// Nanoseconds since the epoch.
     at: i128,
     src: u16,
     dst: u16,
-    payload: usize,
+    /// The stream bytes it carries, as tcpdump's relative sequence numbers
+    /// (`seq A:B`, B exclusive; the first data byte is 1). Empty for a
+    /// bare ACK.
+    seq: std::ops::Range<u64>,
 }
 
 impl Capture {
@@ -384,12 +392,13 @@ impl Capture {
 
     fn stop(mut self) -> Vec<Packet> {
         // tcpdump may still be working through its ring (SIGINT drops what
-        // it has not read): wait until the file (written per packet, `-U`)
-        // has stopped growing for half a second, at most 30 s.
+        // it has not read), and the kernel hands it packets in blocks, after
+        // at most a second: wait until the file (written per packet, `-U`)
+        // has stopped growing for two seconds, at most 30 s.
         let size = |f: &PathBuf| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
         let deadline = Instant::now() + Duration::from_secs(30);
         let (mut last, mut since) = (size(&self.file), Instant::now());
-        while Instant::now() < deadline && since.elapsed() < Duration::from_millis(500) {
+        while Instant::now() < deadline && since.elapsed() < Duration::from_secs(2) {
             std::thread::sleep(Duration::from_millis(50));
             let now = size(&self.file);
             if now != last {
@@ -406,7 +415,7 @@ impl Capture {
         let out = Command::new("tcpdump")
             .args(["-r"])
             .arg(&self.file)
-            .args(["-n", "-tt", "-q", "--time-stamp-precision=nano"])
+            .args(["-n", "-tt", "--time-stamp-precision=nano"])
             .stderr(Stdio::null())
             .output()
             .expect("tcpdump -r");
@@ -418,7 +427,7 @@ impl Capture {
     }
 }
 
-/// `1732831234.123456789 IP 127.0.0.1.39482 > 127.0.0.1.41234: tcp 6138`
+/// `1732831234.123456789 IP 127.0.0.1.41234 > 127.0.0.1.39482: Flags [P.], seq 1:6139, ack 187, win 512, length 6138`
 fn parse_packet(line: &str) -> Option<Packet> {
     let mut f = line.split_whitespace();
     let (secs, nanos) = f.next()?.split_once('.')?;
@@ -431,37 +440,36 @@ fn parse_packet(line: &str) -> Option<Packet> {
             .ok()
     };
     let (_ip, src, _gt, dst) = (f.next()?, f.next()?, f.next()?, f.next()?);
-    if f.next()? != "tcp" {
-        return None;
-    }
+    let seq = match line.split_once(" seq ") {
+        Some((_, rest)) => {
+            let range = rest.split(',').next()?;
+            match range.split_once(':') {
+                Some((a, b)) => a.parse().ok()?..b.parse().ok()?,
+                None => 0..0,
+            }
+        }
+        None => 0..0,
+    };
     Some(Packet {
         at,
         src: port(src)?,
         dst: port(dst)?,
-        payload: f.next()?.parse().ok()?,
+        seq,
     })
 }
 
-fn wall_ns(t: std::time::SystemTime) -> i128 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0)
-}
-
-/// The reaction of one race by the capture, in µs.
+/// The reaction of one race by the capture, in µs: the packet that carried
+/// the page's last byte (by its place in the server's stream) landing at
+/// our socket, and the one that carried the POST's first byte landing at
+/// the sim's.
 fn captured_reaction(packets: &[Packet], port: u16, s: &WireSample) -> Option<f64> {
-    let (armed, answering) = (wall_ns(s.armed_wall), wall_ns(s.answering_wall));
-    let post = packets
-        .iter()
-        .filter(|p| p.dst == port && p.payload >= pretix_race_sim::MIN_REQUEST_BYTES)
-        .find(|p| p.at > armed)?;
     let page_last = packets
         .iter()
-        .filter(|p| p.src == port && p.payload > 0 && p.at > armed && p.at < answering)
-        .filter(|p| p.at <= post.at || p.payload >= pretix_race_sim::MIN_REQUEST_BYTES)
-        .map(|p| p.at)
-        .max()?;
-    Some((post.at - page_last) as f64 / 1e3)
+        .find(|p| p.src == port && p.seq.contains(&s.page_end_offset))?;
+    let post = packets
+        .iter()
+        .find(|p| p.dst == port && p.seq.contains(&s.post_start_offset))?;
+    Some((post.at - page_last.at) as f64 / 1e3)
 }
 
 impl Tally {
@@ -477,7 +485,19 @@ impl Tally {
                         t.other_connection += 1;
                     }
                 }
-                None => t.missing += 1,
+                None => {
+                    t.missing += 1;
+                    // Why a race has no captured pair: its packets, as parsed.
+                    if std::env::var_os("PCAP_DEBUG").is_some() {
+                        eprintln!(
+                            "missing: port {port} page_end {} post_start {}",
+                            s.page_end_offset, s.post_start_offset
+                        );
+                        for p in packets.iter().filter(|p| p.src == *port || p.dst == *port) {
+                            eprintln!("  {:?}", p);
+                        }
+                    }
+                }
             }
         }
         t

@@ -66,6 +66,11 @@ pub struct WireSample {
     /// timestamps are wall-clock too) finds the same pair at the kernel.
     pub armed_wall: SystemTime,
     pub answering_wall: SystemTime,
+    /// Where in its TCP stream (1-based byte offset, TLS included) the
+    /// page's last byte is, and the POST's first: a capture finds the
+    /// packets that carried them by their sequence numbers.
+    pub page_end_offset: u64,
+    pub post_start_offset: u64,
 }
 
 impl WireSample {
@@ -91,6 +96,8 @@ struct State {
     /// The buy handler has the POST (since when): later writes are its
     /// answer.
     answering: Option<SystemTime>,
+    page_end_offset: u64,
+    post_start_offset: u64,
 }
 
 /// Shared by the accept loop, every [`Tap`] and the marketplace handler.
@@ -138,7 +145,8 @@ impl WireProbe {
         }
     }
 
-    fn on_write(&self, conn: u64, n: usize) {
+    /// `n` bytes written on `conn`, `total` written on it so far.
+    fn on_write(&self, conn: u64, n: usize, total: u64) {
         if !self.armed.load(Ordering::Relaxed) {
             return;
         }
@@ -148,9 +156,11 @@ impl WireProbe {
             return;
         }
         s.page_last_byte = Some((now, conn));
+        s.page_end_offset = total;
     }
 
-    fn on_read(&self, conn: u64, n: usize) {
+    /// `n` bytes read on `conn`, after `before` bytes read on it earlier.
+    fn on_read(&self, conn: u64, n: usize, before: u64) {
         if n < MIN_REQUEST_BYTES || !self.armed.load(Ordering::Relaxed) {
             return;
         }
@@ -163,6 +173,7 @@ impl WireProbe {
             return;
         }
         s.post_first_byte = Some((now, conn, accepted - s.accepted_at_arm));
+        s.post_start_offset = before + 1;
     }
 
     /// The sample, once the POST after the first listing page has arrived
@@ -181,6 +192,8 @@ impl WireProbe {
             same_connection: page_conn == post_conn,
             armed_wall,
             answering_wall,
+            page_end_offset: s.page_end_offset,
+            post_start_offset: s.post_start_offset,
         })
     }
 }
@@ -190,11 +203,21 @@ pub struct Tap<S> {
     inner: S,
     probe: Arc<WireProbe>,
     conn: u64,
+    /// Bytes written and read on this connection so far (TLS records and
+    /// all: what TCP carries, so a packet capture's sequence numbers match).
+    written: u64,
+    read: u64,
 }
 
 impl<S> Tap<S> {
     pub fn new(inner: S, probe: Arc<WireProbe>, conn: u64) -> Tap<S> {
-        Tap { inner, probe, conn }
+        Tap {
+            inner,
+            probe,
+            conn,
+            written: 0,
+            read: 0,
+        }
     }
 }
 
@@ -209,7 +232,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
         if let Poll::Ready(Ok(())) = polled {
             let n = buf.filled().len() - before;
             if n > 0 {
-                self.probe.on_read(self.conn, n);
+                let before = self.read;
+                self.read += n as u64;
+                self.probe.on_read(self.conn, n, before);
             }
         }
         polled
@@ -225,7 +250,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
         let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = polled {
             if n > 0 {
-                self.probe.on_write(self.conn, n);
+                self.written += n as u64;
+                self.probe.on_write(self.conn, n, self.written);
             }
         }
         polled
@@ -239,7 +265,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
         let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = polled {
             if n > 0 {
-                self.probe.on_write(self.conn, n);
+                self.written += n as u64;
+                self.probe.on_write(self.conn, n, self.written);
             }
         }
         polled
@@ -265,8 +292,8 @@ mod tests {
     #[test]
     fn nothing_is_recorded_before_the_listing_page() {
         let p = WireProbe::default();
-        p.on_write(0, 9000);
-        p.on_read(0, 500);
+        p.on_write(0, 9000, 0);
+        p.on_read(0, 500, 0);
         p.answering();
         assert_eq!(p.sample(), None);
     }
@@ -276,11 +303,11 @@ mod tests {
         let p = WireProbe::default();
         let c = p.accepted();
         p.arm();
-        p.on_write(c, 9000);
-        p.on_write(c, 31);
+        p.on_write(c, 9000, 0);
+        p.on_write(c, 31, 0);
         // A WINDOW_UPDATE in TLS is not the POST.
-        p.on_read(c, 35);
-        p.on_read(c, 400);
+        p.on_read(c, 35, 0);
+        p.on_read(c, 400, 0);
         // Not a sample until the buy handler has the POST.
         assert_eq!(p.sample(), None);
         p.answering();
@@ -291,8 +318,8 @@ mod tests {
         assert_eq!(s.handshakes, 0);
         assert!(s.same_connection);
         // The answer's traffic does not move it.
-        p.on_write(c, 9000);
-        p.on_read(c, 400);
+        p.on_write(c, 9000, 0);
+        p.on_read(c, 400, 0);
         assert_eq!(p.sample(), Some(s));
     }
 
@@ -301,17 +328,20 @@ mod tests {
         let p = WireProbe::default();
         let c = p.accepted();
         p.arm();
-        p.on_write(c, 16_000);
-        p.on_read(c, 300);
+        p.on_write(c, 16_000, 16_500);
+        p.on_read(c, 300, 700);
         // More of the page after the POST: counts; a control frame does not.
-        p.on_write(c, 16_000);
+        p.on_write(c, 16_000, 32_500);
         let page_end = Instant::now();
-        p.on_write(c, 31);
+        p.on_write(c, 31, 32_531);
         p.answering();
         let s = p.sample().expect("sample");
         assert!(s.page_last_byte > s.post_first_byte);
         assert!(s.page_last_byte <= page_end);
         assert!(s.reaction_us() < 0.0);
+        // Where a capture finds them: the page's last byte, the POST's first.
+        assert_eq!(s.page_end_offset, 32_500);
+        assert_eq!(s.post_start_offset, 701);
     }
 
     #[test]
@@ -319,9 +349,9 @@ mod tests {
         let p = WireProbe::default();
         let c = p.accepted();
         p.arm();
-        p.on_write(c, 6000);
+        p.on_write(c, 6000, 0);
         let d = p.accepted();
-        p.on_read(d, 300);
+        p.on_read(d, 300, 0);
         p.answering();
         let s = p.sample().expect("sample");
         assert_eq!(s.handshakes, 1);
