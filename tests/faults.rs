@@ -20,7 +20,7 @@ use common::{race, race_with, shop, Run, DEADLINE};
 use pretix_race::config::Config;
 use pretix_race::events::{Events, RaceEvent, WaitReason};
 use pretix_race::race::{Race, RaceEnd, Waiter};
-use pretix_race::session::{Session, Timeouts};
+use pretix_race::session::{Page, Session, Timeouts, Visit};
 use pretix_race_sim::{Scenario, Scripted, ScriptedListing, SimServer, Trigger};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -623,6 +623,41 @@ async fn without_early_fire_the_whole_page_is_awaited_and_still_bought() {
         vec![false],
         "no POST before the page was complete"
     );
+}
+
+/// How often `get_page_watching` showed the marketplace page (with a
+/// listing) to its watcher, from a shop speaking HTTP/2 or only HTTP/1.1.
+async fn looks_at_a_page(http2: bool) -> usize {
+    let shop = shop(Scenario {
+        http2,
+        listings: vec![ScriptedListing::new("watched000000001", "Ticket", "10.00")],
+        ..Scenario::new("org", "fest")
+    })
+    .await;
+    let session = Session::new(&shop.cfg).expect("session");
+    let url = url::Url::parse(&shop.sim.marketplace_url()).expect("url");
+    let mut looks = 0;
+    let mut watch = |_: &str| {
+        looks += 1;
+        false
+    };
+    let (visit, fired) = session
+        .get_page_watching(&url, None, Some(&mut watch))
+        .await;
+    assert!(
+        matches!(visit, Ok(Visit::Page(Page { status: 200, .. }))),
+        "{visit:?}"
+    );
+    assert!(!fired);
+    looks
+}
+
+#[tokio::test]
+async fn only_a_page_over_http2_is_watched_as_it_arrives() {
+    // HTTP/1.1 cannot carry a POST beside the page: one fired early would
+    // only wait for a second connection's handshakes.
+    assert!(looks_at_a_page(true).await >= 1);
+    assert_eq!(looks_at_a_page(false).await, 0);
 }
 
 // ---------------------------------------------------------------------------

@@ -238,8 +238,9 @@ impl Session {
         self.get_page_watching(url, referer, None).await.0
     }
 
-    /// [`get_page`](Self::get_page), showing a 200 page to `watch` as it
-    /// arrives: after each chunk, the page so far (its valid UTF-8 prefix).
+    /// [`get_page`](Self::get_page), showing a 200 page that came over
+    /// HTTP/2 to `watch` as it arrives: after each chunk, the page so far
+    /// (its valid UTF-8 prefix).
     /// Once `watch` returns true (it started something that must not wait
     /// for the rest of the page: the buy POST) it is not called again, this
     /// task yields once so the connection task can write what was queued,
@@ -283,9 +284,12 @@ impl Session {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
             let final_url = resp.url().clone();
-            // Only a 200 page can offer something to buy.
-            let watch = match status {
-                reqwest::StatusCode::OK => watch.as_deref_mut(),
+            // Only a 200 page can offer something to buy, and only HTTP/2
+            // can carry a POST beside a page still arriving: over HTTP/1.1
+            // the connection is busy until the page ends, and a POST fired
+            // early would wait for a second connection's handshakes.
+            let watch = match (status, resp.version()) {
+                (reqwest::StatusCode::OK, reqwest::Version::HTTP_2) => watch.as_deref_mut(),
                 _ => None,
             };
             match read_capped(resp, MAX_BODY, watch, &mut fired).await {
