@@ -462,13 +462,26 @@ fn parse_packet(line: &str) -> Option<Packet> {
 /// the page's last byte (by its place in the server's stream) landing at
 /// our socket, and the one that carried the POST's first byte landing at
 /// the sim's.
+///
+/// Ports are reused over hundreds of races, so only packets inside the
+/// race's window count (from the arm to the buy handler taking the POST,
+/// by the wall clock, a millisecond of slack either side), and the two
+/// must be on the same connection.
 fn captured_reaction(packets: &[Packet], port: u16, s: &WireSample) -> Option<f64> {
+    let ns = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0)
+    };
+    let window = ns(s.armed_wall) - 1_000_000..=ns(s.answering_wall) + 1_000_000;
+    let in_window = |p: &&Packet| window.contains(&p.at);
     let page_last = packets
         .iter()
+        .filter(in_window)
         .find(|p| p.src == port && p.seq.contains(&s.page_end_offset))?;
-    let post = packets
-        .iter()
-        .find(|p| p.dst == port && p.seq.contains(&s.post_start_offset))?;
+    let post = packets.iter().filter(in_window).find(|p| {
+        p.dst == port && p.src == page_last.dst && p.seq.contains(&s.post_start_offset)
+    })?;
     Some((post.at - page_last.at) as f64 / 1e3)
 }
 
