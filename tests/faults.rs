@@ -625,6 +625,45 @@ async fn without_early_fire_the_whole_page_is_awaited_and_still_bought() {
     );
 }
 
+#[tokio::test]
+async fn stopped_while_the_page_streams_a_post_that_left_is_seen_through() {
+    // The page's tail never comes (within the test); our POST left before,
+    // and the race is stopped the moment the shop has it.
+    let shop = shop(Scenario {
+        marketplace_script: vec![(
+            1,
+            Scripted::StalledTail {
+                hold: Duration::from_secs(60),
+            },
+        )],
+        listings: vec![ScriptedListing::new("stalled000000001", "Ticket", "10.00")],
+        ..Scenario::new("org", "fest")
+    })
+    .await;
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    let posted = shop.sim.buy_posted();
+    tokio::spawn(async move {
+        posted.await;
+        stop.cancel();
+    });
+    let run = race_with(&shop.cfg, cancel, |_| false).await;
+    assert!(
+        run.won().verified,
+        "the cart the POST reserved is handed over, stop or no stop"
+    );
+    assert_bought_once(&shop);
+    assert_eq!(
+        shop.sim.marketplace_polls(),
+        1,
+        "bought from the stalled page"
+    );
+    assert!(
+        shop.sim.held_tails().is_empty(),
+        "the race ended before the page did"
+    );
+}
+
 /// How often `get_page_watching` showed the marketplace page (with a
 /// listing) to its watcher, from a shop speaking HTTP/2 or only HTTP/1.1.
 async fn looks_at_a_page(http2: bool) -> usize {

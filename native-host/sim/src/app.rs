@@ -42,7 +42,7 @@ pub struct Shared {
     /// Socket timestamps around the first page with a listing (benches).
     pub wire: Arc<super::wire::WireProbe>,
     /// Bumped by every buy POST (a held page tail waits for it).
-    buys: watch::Sender<u64>,
+    pub(crate) buys: watch::Sender<u64>,
     /// For each [`Scripted::HeldTail`] page whose tail was sent: released
     /// by a buy POST (`true`) or by the timeout (`false`).
     pub held_tails: Mutex<Vec<bool>>,
@@ -398,8 +398,9 @@ fn transformed_page(scripted: &Scripted, body: String) -> Response {
 }
 
 /// [`Scripted::HeldTail`]: the page up to the end of its first buy form,
-/// then the rest once a buy POST came in (or `hold` passed).
-fn held_tail_page(sh: &Arc<Shared>, body: String, hold: Duration) -> Response {
+/// then the rest once a buy POST came in (when `buy_releases`) or `hold`
+/// passed ([`Scripted::StalledTail`]: only the latter).
+fn held_tail_page(sh: &Arc<Shared>, body: String, hold: Duration, buy_releases: bool) -> Response {
     use axum::body::Bytes;
     use futures_util::StreamExt;
     let cut = body
@@ -417,7 +418,12 @@ fn held_tail_page(sh: &Arc<Shared>, body: String, hold: Duration) -> Response {
     let mut buys = sh.buys.subscribe();
     let sh = Arc::clone(sh);
     let rest = async move {
-        let by_buy = tokio::time::timeout(hold, buys.changed()).await.is_ok();
+        let by_buy = if buy_releases {
+            tokio::time::timeout(hold, buys.changed()).await.is_ok()
+        } else {
+            tokio::time::sleep(hold).await;
+            false
+        };
         sh.held_tails
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -522,7 +528,8 @@ async fn marketplace(
     let body = pages::marketplace_page(&sh.site, &ctx.path_and_query, &filter, &listings);
     let body = with_flash(&sh, ctx.cookie(SESSION), body);
     let response = match scripted {
-        Some(Scripted::HeldTail { hold }) => held_tail_page(&sh, body, *hold),
+        Some(Scripted::HeldTail { hold }) => held_tail_page(&sh, body, *hold, true),
+        Some(Scripted::StalledTail { hold }) => held_tail_page(&sh, body, *hold, false),
         Some(s) if s.transforms_page() => transformed_page(s, body),
         _ => html(StatusCode::OK, body),
     };

@@ -233,6 +233,15 @@ impl SimServer {
         self.front.closed_at_limit.load(Ordering::SeqCst)
     }
 
+    /// Resolves once a buy POST has reached the buy handler (at once if
+    /// one already has): for tests that act at that moment.
+    pub fn buy_posted(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut buys = self.shared.buys.subscribe();
+        async move {
+            let _ = buys.wait_for(|n| *n > 0).await;
+        }
+    }
+
     /// For each [`Scripted::HeldTail`] page whose tail has been sent, in
     /// order: `true` if a buy POST released it, `false` if the hold ran out.
     pub fn held_tails(&self) -> Vec<bool> {

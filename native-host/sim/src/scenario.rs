@@ -199,6 +199,10 @@ pub enum Scripted {
     /// [`crate::SimServer::held_tails`] says which released it: a racer
     /// that buys as soon as the form is in gets the tail by its POST.
     HeldTail { hold: std::time::Duration },
+    /// Like [`Scripted::HeldTail`], but a buy POST does not release the
+    /// rest of the page: it comes only after `hold`. The POST fired early
+    /// is answered meanwhile (HTTP/2 carries both).
+    StalledTail { hold: std::time::Duration },
     /// 302 to this absolute URL (another host: our cookies must not follow).
     RedirectTo(String),
     /// On a GET: 302 to the very URL requested, a redirect loop. On a buy
@@ -212,7 +216,11 @@ impl Scripted {
     pub(crate) fn transforms_page(&self) -> bool {
         matches!(
             self,
-            Scripted::InvalidUtf8 | Scripted::Gzip | Scripted::Brotli | Scripted::HeldTail { .. }
+            Scripted::InvalidUtf8
+                | Scripted::Gzip
+                | Scripted::Brotli
+                | Scripted::HeldTail { .. }
+                | Scripted::StalledTail { .. }
         )
     }
 }
