@@ -496,13 +496,10 @@ impl Race {
             // Stopped while the page was still arriving: a POST that left
             // already is seen through (a cart may be ours), then we stop.
             Err(halt) => {
-                if let Some(early) = early.take() {
-                    if let Some(PollOutcome::Won(win)) = self
-                        .try_listing(url, marketplace, &early.listing, Some(early.fired))
-                        .await?
-                    {
-                        return Ok(PollOutcome::Won(win));
-                    }
+                if let Some(PollOutcome::Won(win)) =
+                    self.answer_early(early.take(), url, marketplace).await?
+                {
+                    return Ok(PollOutcome::Won(win));
                 }
                 return Err(halt);
             }
@@ -510,17 +507,11 @@ impl Race {
         self.answered |= visit.is_ok();
         self.summary.polls += 1;
         let poll = self.summary.polls;
-        let is_listing_page = matches!(&visit, Ok(Visit::Page(Page { status: 200, .. })));
-        if !is_listing_page {
-            // Cannot happen for a 200 page's fire (only a broken-off body):
-            // the POST that left is still answered first.
-            if let Some(early) = early.take() {
-                if let Some(outcome) = self
-                    .try_listing(url, marketplace, &early.listing, Some(early.fired))
-                    .await?
-                {
-                    return Ok(outcome);
-                }
+        if !matches!(&visit, Ok(Visit::Page(Page { status: 200, .. }))) {
+            // Only a 200 page is watched, so a POST left here only if the
+            // page's body then broke off: its answer still comes first.
+            if let Some(outcome) = self.answer_early(early.take(), url, marketplace).await? {
+                return Ok(outcome);
             }
         }
         let Page {
@@ -589,16 +580,13 @@ impl Race {
         self.ladders.reset();
         let kind = parse::classify(page_url.as_str(), &body);
         if !matches!(kind, PageKind::Listings(_)) {
-            // The fast path saw a listing the whole page does not show
-            // (markup the page-level reading rejects): the POST that left
-            // is answered all the same.
-            if let Some(early) = early.take() {
-                if let Some(outcome) = self
-                    .try_listing(&page_url, marketplace, &early.listing, Some(early.fired))
-                    .await?
-                {
-                    return Ok(outcome);
-                }
+            // The in-flight scan saw a listing the whole page's reading
+            // does not: the POST that left is answered all the same.
+            if let Some(outcome) = self
+                .answer_early(early.take(), &page_url, marketplace)
+                .await?
+            {
+                return Ok(outcome);
             }
         }
         let next = match &kind {
@@ -669,13 +657,8 @@ impl Race {
         listings: &[Listing],
         early: Option<Early>,
     ) -> Flow<PollOutcome> {
-        if let Some(early) = early {
-            if let Some(outcome) = self
-                .try_listing(page, marketplace, &early.listing, Some(early.fired))
-                .await?
-            {
-                return Ok(outcome);
-            }
+        if let Some(outcome) = self.answer_early(early, page, marketplace).await? {
+            return Ok(outcome);
         }
         for listing in listings {
             if self.done.contains(&listing.form_action)
@@ -696,6 +679,25 @@ impl Race {
             }
         }
         Ok(PollOutcome::Continue)
+    }
+
+    /// The answer to a POST that left while its page was arriving, if one
+    /// did: it comes before anything else the page leads to. `None` when
+    /// there was none, or its listing is settled (lost) and the page's
+    /// other listings may be tried.
+    async fn answer_early(
+        &mut self,
+        early: Option<Early>,
+        page: &Url,
+        marketplace: &Url,
+    ) -> Flow<Option<PollOutcome>> {
+        match early {
+            Some(Early { listing, fired }) => {
+                self.try_listing(page, marketplace, &listing, Some(fired))
+                    .await
+            }
+            None => Ok(None),
+        }
     }
 
     /// One buy attempt (its POST already on its way when `fired` is given).
