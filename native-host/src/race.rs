@@ -311,7 +311,7 @@ impl Race {
         if let Ok(page) = event.join("secondhand/") {
             let _ = parse::classify(page.as_str(), WARM_UP_PAGE);
         }
-        self.keep_warm();
+        self.warm_race_path();
     }
 
     /// Run the code between a page and its POST once, on [`WARM_UP_PAGE`]:
@@ -323,7 +323,7 @@ impl Race {
     /// one-listing page costs ~23 µs cold, ~4 µs warm), but re-warming it
     /// before each GET did not move the wire reaction measurably: the cold
     /// misses that count are in the TLS and HTTP/2 layers (BENCHMARKS.md).
-    fn keep_warm(&self) {
+    fn warm_race_path(&self) {
         let Ok(page) = self.cfg.event_url().join("secondhand/") else {
             return;
         };

@@ -589,18 +589,7 @@ mod tests {
 
     /// Log `events` through a JSON subscriber; one parsed record per event.
     fn json_records(events: &[RaceEvent]) -> Vec<Value> {
-        let buf = Buffer::default();
-        let writer = buf.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::with_default(subscriber, || events.iter().for_each(log));
-        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        out.lines()
-            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-            .collect()
+        json_records_of(|| events.iter().for_each(log))
     }
 
     fn listing() -> Listing {

@@ -45,7 +45,7 @@ pub struct Shared {
     pub(crate) buys: watch::Sender<u64>,
     /// For each [`Scripted::HeldTail`] page whose tail was sent: released
     /// by a buy POST (`true`) or by the timeout (`false`).
-    pub held_tails: Mutex<Vec<bool>>,
+    pub(crate) held_tails: Mutex<Vec<bool>>,
 }
 
 /// pretix's task queue, as far as the buy form uses it.
